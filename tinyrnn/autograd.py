@@ -1,0 +1,281 @@
+"""The reverse-mode engine: ``Function``, the graph it records, and ``backward``.
+
+Every op is a subclass of :class:`Function` with two static methods side by
+side::
+
+    class Tanh(Function):
+        @staticmethod
+        def forward(ctx, x):            # raw arrays in, raw arrays out
+            y = ctx.xp.tanh(x)
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, dy):          # one upstream gradient per output
+            (y,) = ctx.saved
+            return dy * (1 - y * y)     # one gradient per input
+
+``Tanh.apply(t)`` unwraps tensors, runs ``forward`` and -- when some input
+requires grad and grad mode is on -- records a node of the graph: the inputs,
+what ``forward`` saved, and a *generation* one more than the newest input's.
+
+``backward`` walks the graph without recursion: a heap hands out nodes newest
+generation first, so a node runs only after every node that consumes its
+outputs has added its contribution. A 10,000-step BPTT graph is just a longer
+heap walk, and the time is linear in the number of nodes (times a log).
+
+Broadcasting is handled once, here: a gradient an op returns for a broadcast
+input is reduced with :func:`sum_to` (sum the leading axes broadcasting added,
+and the axes where the input had size 1) and its shape is asserted. No op
+repeats that logic.
+"""
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import weakref
+
+from .backend import BackendError
+
+__all__ = ["Function", "no_grad", "enable_grad", "is_grad_enabled", "sum_to", "backward"]
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled
+
+
+class _GradMode(contextlib.ContextDecorator):
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+
+    def __enter__(self):
+        global _grad_enabled
+        self.prev, _grad_enabled = _grad_enabled, self.enabled
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self.prev
+        return False
+
+
+def no_grad():
+    """Context manager and decorator: ops inside record no graph.
+
+    >>> with tinyrnn.no_grad():
+    ...     y = model(x)          # no graph kept, no memory spent on it
+    """
+    return _GradMode(False)
+
+
+def enable_grad():
+    """Turn graph recording back on inside a ``no_grad`` block."""
+    return _GradMode(True)
+
+
+def sum_to(xp, grad, shape: tuple):
+    """Reduce ``grad`` to ``shape`` by summing the axes broadcasting created.
+
+    Broadcasting copies an input along (a) new leading axes and (b) axes
+    where the input had size 1. By the multivariable chain rule each copy's
+    gradient adds up, so we sum exactly those axes.
+    """
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    if lead < 0:
+        raise RuntimeError(f"sum_to: gradient of shape {grad.shape} has fewer axes "
+                           f"than its input {shape}")
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
+    if axes:
+        grad = xp.sum(grad, axis=axes, keepdims=True)
+    return xp.reshape(grad, shape)
+
+
+class Context:
+    """What ``forward`` leaves for ``backward``; also the node of the graph.
+
+    Ops may set any attribute on it (``ctx.axis = axis``). The engine uses:
+    ``inputs`` (the input tensors and constants), ``saved`` (arrays kept by
+    ``save_for_backward``), ``needs_input_grad`` (one bool per input),
+    ``generation``, ``outputs`` (weak references) and ``out_grads``.
+    """
+
+    def __init__(self, fn, backend):
+        self.fn = fn
+        self.backend = backend
+        self.xp = backend.xp if backend is not None else None
+        self.saved = ()
+
+    def save_for_backward(self, *arrays):
+        self.saved = arrays
+
+    def __lt__(self, other):        # heap ties: any order will do
+        return id(self) < id(other)
+
+
+class Function:
+    """Base class of every op. Subclasses write ``forward`` and ``backward``.
+
+    ``forward(ctx, *arrays, **options)`` computes on raw backend arrays;
+    ``backward(ctx, *grads)`` gets one upstream gradient per output and
+    returns one gradient (or ``None``) per input. ``registry`` lists every
+    subclass, so the test-suite can insist each has a gradient check.
+    """
+
+    registry: list[type] = []
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        Function.registry.append(cls)
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs, **kwargs):
+        """Run the op on tensors (and constants) and record it for backward."""
+        backend = None
+        arrays = []
+        requires_grad = False
+        for x in inputs:
+            if isinstance(x, Tensor):
+                if backend is None:
+                    backend = x.backend
+                elif x.backend is not backend:
+                    raise BackendError(f"{cls.__name__.lower()}: inputs live on different "
+                                       f"backends ({backend.name} and {x.backend.name}); "
+                                       "move them with .to(backend) first")
+                arrays.append(x.data)
+                requires_grad = requires_grad or x.requires_grad
+            else:
+                arrays.append(x)
+        if backend is None:
+            raise TypeError(f"{cls.__name__.lower()}: expected at least one Tensor input")
+        ctx = Context(cls, backend)
+        out = cls.forward(ctx, *arrays, **kwargs)
+        record = requires_grad and _grad_enabled
+        if isinstance(out, tuple):
+            outs = tuple(Tensor._make(o, backend, record) for o in out)
+        else:
+            outs = (Tensor._make(out, backend, record),)
+        if record:
+            ctx.inputs = inputs
+            ctx.needs_input_grad = tuple(isinstance(x, Tensor) and x.requires_grad
+                                         for x in inputs)
+            ctx.versions = tuple(x._version if isinstance(x, Tensor) else 0 for x in inputs)
+            ctx.generation = 1 + max((x._node.generation for x in inputs
+                                      if isinstance(x, Tensor) and x._node is not None),
+                                     default=0)
+            ctx.outputs = tuple(weakref.ref(o) for o in outs)
+            ctx.out_meta = tuple((o.shape, o.data.dtype) for o in outs)
+            ctx.out_grads = [None] * len(outs)
+            ctx.queued = False
+            ctx.freed = False
+            for k, o in enumerate(outs):
+                o._node, o._out_index = ctx, k
+        return outs if isinstance(out, tuple) else outs[0]
+
+
+def _check_versions(ctx) -> None:
+    """Refuse to backpropagate when an array saved for backward was modified in place."""
+    for x, version in zip(ctx.inputs, ctx.versions):
+        if isinstance(x, Tensor) and x._version != version and any(
+                s is x.data for s in ctx.saved):
+            raise RuntimeError(
+                f"{ctx.fn.__name__.lower()}: an input of shape {x.shape} saved for backward "
+                f"was modified in place (version {version} -> {x._version}); "
+                "modify a copy instead, or recompute the forward pass")
+    for ref in ctx.outputs:
+        o = ref()
+        if o is not None and o._version != 0 and any(s is o.data for s in ctx.saved):
+            raise RuntimeError(
+                f"{ctx.fn.__name__.lower()}: its output of shape {o.shape}, saved for "
+                f"backward, was modified in place (version 0 -> {o._version})")
+
+
+_FREED_MESSAGE = ("backward: part of this graph was already freed by an earlier "
+                  "backward(). Pass retain_graph=True to the first call to backward "
+                  "through it twice; in truncated BPTT, detach the carried state "
+                  "(h = h.detach()) between chunks")
+
+
+def backward(root, grad=None, retain_graph: bool = False) -> None:
+    """Accumulate d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+    ``grad`` is the upstream gradient (same shape as ``root``); it may be
+    omitted only when ``root`` holds a single element (a loss).
+    """
+    if not root.requires_grad:
+        raise RuntimeError("backward: this tensor does not require grad and has no graph; "
+                           "set requires_grad=True on the inputs you want gradients for")
+    xp = root.backend.xp
+    if grad is None:
+        if root.size != 1:
+            raise RuntimeError(f"backward: a gradient can be created implicitly only for a "
+                               f"single-element output (a loss); got shape {root.shape}. "
+                               "Reduce it (e.g. .sum()) or pass grad= of the same shape")
+        grad = xp.ones_like(root.data)
+    else:
+        grad = grad.data if isinstance(grad, Tensor) else root.backend.asarray(grad)
+        if tuple(grad.shape) != root.shape:
+            raise RuntimeError(f"backward: grad has shape {tuple(grad.shape)} but the "
+                               f"tensor has shape {root.shape}")
+    node = root._node
+    if node is None:                    # a leaf: its gradient is grad itself
+        root._accumulate(grad)
+        return
+    if node.freed:
+        raise RuntimeError(_FREED_MESSAGE)
+    node.out_grads[root._out_index] = grad
+    counter = itertools.count()
+    heap = [(-node.generation, next(counter), node)]
+    node.queued = True
+    while heap:
+        node = heapq.heappop(heap)[2]
+        node.queued = False
+        _check_versions(node)
+        grads_out = []
+        for k, g in enumerate(node.out_grads):
+            out = node.outputs[k]()
+            if g is None:               # an output nobody used
+                shape, dtype = node.out_meta[k]
+                g = xp.zeros(shape, dtype=dtype, device=node.backend.device)
+            elif out is not None and out._retain:
+                out._accumulate(g)
+            grads_out.append(g)
+        node.out_grads = [None] * len(grads_out)
+        grads_in = node.fn.backward(node, *grads_out)
+        if not isinstance(grads_in, tuple):
+            grads_in = (grads_in,)
+        for x, g, needed in zip(node.inputs, grads_in, node.needs_input_grad):
+            if not needed or g is None:
+                continue
+            if g.shape != x.data.shape:
+                g = sum_to(xp, g, x.data.shape)
+            if x._node is None:
+                x._accumulate(g)
+                continue
+            parent = x._node
+            if parent.freed:
+                raise RuntimeError(_FREED_MESSAGE)
+            k = x._out_index
+            prev = parent.out_grads[k]
+            parent.out_grads[k] = g if prev is None else prev + g
+            if not parent.queued:
+                parent.queued = True
+                heapq.heappush(heap, (-parent.generation, next(counter), parent))
+        if not retain_graph:
+            node.inputs = node.saved = None
+            node.freed = True
+
+
+from .tensor import Tensor  # noqa: E402  (tensor.py needs Function defined first)

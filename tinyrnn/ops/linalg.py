@@ -1,0 +1,63 @@
+"""Matrix products.
+
+``matmul`` follows NumPy's rules: 1-D operands are promoted to a row (left)
+or a column (right) and the extra axis removed again; leading "batch" axes
+broadcast.
+"""
+from __future__ import annotations
+
+from ..autograd import Function
+
+
+class MatMul(Function):
+    """y = a @ b.
+
+    Shapes: a (..., N, K), b (..., K, M) -> y (..., N, M); batch axes broadcast.
+    da = dy @ b^T  (..., N, K);   db = a^T @ dy  (..., K, M).
+    1-D a (K,) is treated as (1, K); 1-D b (K,) as (K, 1).
+    """
+
+    @staticmethod
+    def forward(ctx, a, b):
+        check_matmul_shapes(a.shape, b.shape)
+        ctx.save_for_backward(a, b)
+        return ctx.xp.matmul(a, b)
+
+    @staticmethod
+    def backward(ctx, dy):
+        xp = ctx.xp
+        a, b = ctx.saved
+        if a.ndim == 1 and b.ndim == 1:          # a dot product: y is a scalar
+            return dy * b, dy * a
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        if a.ndim == 1:
+            dy = xp.expand_dims(dy, axis=-2)
+        if b.ndim == 1:
+            dy = xp.expand_dims(dy, axis=-1)
+        da = db = None
+        if ctx.needs_input_grad[0]:
+            da = xp.matmul(dy, xp.matrix_transpose(b2))
+            if a.ndim == 1:
+                da = xp.reshape(xp.sum(xp.reshape(da, (-1, a.shape[0])), axis=0), a.shape)
+        if ctx.needs_input_grad[1]:
+            db = xp.matmul(xp.matrix_transpose(a2), dy)
+            if b.ndim == 1:
+                db = xp.reshape(xp.sum(xp.reshape(db, (-1, b.shape[0])), axis=0), b.shape)
+        return da, db
+
+
+def check_matmul_shapes(sa, sb) -> None:
+    if len(sa) == 0 or len(sb) == 0:
+        raise ValueError(f"matmul: needs at least 1-D operands; got shapes {tuple(sa)} "
+                         f"and {tuple(sb)} (use * for scalars)")
+    ka = sa[-1]
+    kb = sb[0] if len(sb) == 1 else sb[-2]
+    if ka != kb:
+        raise ValueError(f"matmul: shapes {tuple(sa)} and {tuple(sb)} do not align "
+                         f"({ka} != {kb})")
+    ba, bb = tuple(sa[:-2]), tuple(sb[:-2])
+    for x, y in zip(reversed(ba), reversed(bb)):
+        if x != y and 1 not in (x, y):
+            raise ValueError(f"matmul: batch axes of shapes {tuple(sa)} and {tuple(sb)} "
+                             f"do not broadcast ({ba} vs {bb})")

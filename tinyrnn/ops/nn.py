@@ -1,0 +1,147 @@
+"""Neural-network ops: softmax, log_softmax, cross_entropy, layer_norm, dropout.
+
+Each is one op with its own backward (rather than a chain of exp / sum /
+div) because the combined formulas are both cheaper and numerically safer.
+"""
+from __future__ import annotations
+
+from ..autograd import Function
+from .reduce import logsumexp_array
+from .shape import check_indices
+
+
+class Softmax(Function):
+    """y = exp(x - max) / sum(exp(x - max)) along ``axis``.
+    dx = y * (dy - sum(dy * y, axis))."""
+
+    @staticmethod
+    def forward(ctx, x, axis=-1):
+        xp = ctx.xp
+        e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+        y = e / xp.sum(e, axis=axis, keepdims=True)
+        ctx.save_for_backward(y)
+        ctx.axis = axis
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        (y,) = ctx.saved
+        return y * (dy - ctx.xp.sum(dy * y, axis=ctx.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """y = x - logsumexp(x) along ``axis``.   dx = dy - exp(y) * sum(dy, axis)."""
+
+    @staticmethod
+    def forward(ctx, x, axis=-1):
+        y = x - logsumexp_array(ctx.xp, x, (axis % x.ndim,))
+        ctx.save_for_backward(y)
+        ctx.axis = axis
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        xp = ctx.xp
+        (y,) = ctx.saved
+        return dy - xp.exp(y) * xp.sum(dy, axis=ctx.axis, keepdims=True)
+
+
+class CrossEntropy(Function):
+    """Softmax cross-entropy of ``logits`` (..., C) against integer ``targets`` (...).
+
+    loss_i = logsumexp(logits_i) - logits_i[t_i]   (stable for huge logits)
+    reduction "mean" averages over the targets that are not ``ignore_index``
+    (0 when every target is ignored), "sum" adds them, "none" returns (...).
+
+    dlogits_i = (softmax(logits_i) - onehot(t_i)) * dloss_i, and 0 for
+    ignored targets.
+    """
+
+    @staticmethod
+    def forward(ctx, logits, targets, reduction="mean", ignore_index=-100):
+        xp = ctx.xp
+        C = logits.shape[-1]
+        valid = targets != ignore_index
+        safe = xp.where(valid, targets, xp.zeros_like(targets))
+        check_indices(ctx.backend, safe, C, "cross_entropy (targets)")
+        lse = logsumexp_array(xp, logits, (logits.ndim - 1,))
+        picked = xp.take_along_axis(logits, safe[..., None], axis=-1)
+        losses = xp.where(valid, (lse - picked)[..., 0], xp.zeros_like(lse[..., 0]))
+        ctx.save_for_backward(logits, lse, safe, valid)
+        ctx.reduction = reduction
+        if reduction == "none":
+            return losses
+        total = xp.sum(losses)
+        if reduction == "sum":
+            return total
+        ctx.count = max(int(xp.sum(xp.astype(valid, xp.int64))), 1)
+        return total / ctx.count
+
+    @staticmethod
+    def backward(ctx, dy):
+        xp = ctx.xp
+        logits, lse, safe, valid = ctx.saved
+        C = logits.shape[-1]
+        classes = xp.arange(C, device=ctx.backend.device)
+        onehot = xp.astype(safe[..., None] == classes, logits.dtype)
+        scale = xp.astype(valid, logits.dtype)
+        if ctx.reduction == "none":
+            scale = scale * dy
+        elif ctx.reduction == "mean":
+            scale = scale * (dy / ctx.count)
+        else:
+            scale = scale * dy
+        return (xp.exp(logits - lse) - onehot) * scale[..., None], None
+
+
+class LayerNorm(Function):
+    """Layer normalisation over the last axis, with optional gain and bias.
+
+    Shapes: x (..., H), gain (H,), bias (H,).
+    mu = mean(x), var = mean((x - mu)**2), xhat = (x - mu) / sqrt(var + eps),
+    y = gain * xhat + bias.
+    dxhat = dy * gain;
+    dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / sqrt(var + eps);
+    dgain = sum over leading axes of dy * xhat;  dbias = sum of dy.
+    """
+
+    @staticmethod
+    def forward(ctx, x, gain=None, bias=None, eps=1e-5):
+        xp = ctx.xp
+        mu = xp.mean(x, axis=-1, keepdims=True)
+        centred = x - mu
+        inv_std = 1.0 / xp.sqrt(xp.mean(centred * centred, axis=-1, keepdims=True) + eps)
+        xhat = centred * inv_std
+        ctx.save_for_backward(xhat, inv_std, gain)
+        y = xhat if gain is None else xhat * gain
+        return y if bias is None else y + bias
+
+    @staticmethod
+    def backward(ctx, dy):
+        xp = ctx.xp
+        xhat, inv_std, gain = ctx.saved
+        dxhat = dy if gain is None else dy * gain
+        dx = None
+        if ctx.needs_input_grad[0]:
+            dx = inv_std * (dxhat - xp.mean(dxhat, axis=-1, keepdims=True)
+                            - xhat * xp.mean(dxhat * xhat, axis=-1, keepdims=True))
+        dgain = dy * xhat if ctx.needs_input_grad[1] else None
+        dbias = dy if ctx.needs_input_grad[2] else None
+        return dx, dgain, dbias
+
+
+class Dropout(Function):
+    """y = x * mask / (1 - p), each mask entry 1 with probability 1 - p ("inverted"
+    dropout: the expected value of y is x, so evaluation needs no rescaling).
+    dx = dy * mask / (1 - p). The mask comes from the seeded host generator."""
+
+    @staticmethod
+    def forward(ctx, x, p=0.5):
+        mask = ctx.backend.bernoulli(x.shape, 1.0 - p, x.dtype) * (1.0 / (1.0 - p))
+        ctx.save_for_backward(mask)
+        return x * mask
+
+    @staticmethod
+    def backward(ctx, dy):
+        (mask,) = ctx.saved
+        return dy * mask
