@@ -67,14 +67,28 @@ class GetItem(Function):
 
     @staticmethod
     def forward(ctx, x, key):
-        ctx.key, ctx.shape, ctx.dtype = key, x.shape, x.dtype
-        return x[key]
+        key = full_key(key)
+        ctx.shape = x.shape
+        # The standard allows None (new axes) when reading but not when writing,
+        # so backward writes dy, reshaped, through the key without its Nones.
+        ctx.key = tuple(k for k in key if k is not None)
+        y = x[key]
+        ctx.plain_shape = y.shape if len(ctx.key) == len(key) else x[ctx.key].shape
+        return y
 
     @staticmethod
     def backward(ctx, dy):
-        dx = ctx.xp.zeros(ctx.shape, dtype=dy.dtype, device=ctx.backend.device)
-        dx[ctx.key] = dy
+        xp = ctx.xp
+        dx = xp.zeros(ctx.shape, dtype=dy.dtype, device=ctx.backend.device)
+        dx[ctx.key] = xp.reshape(dy, ctx.plain_shape)
         return dx
+
+
+def full_key(key) -> tuple:
+    """``key`` as a tuple ending in ``...`` unless it has one: the Array API (and
+    the strict backend) wants every axis indexed, where NumPy fills in the rest."""
+    key = key if isinstance(key, tuple) else (key,)
+    return key if any(k is Ellipsis for k in key) else key + (Ellipsis,)
 
 
 class Take(Function):
@@ -152,7 +166,7 @@ class Concat(Function):
         grads, start = [], 0
         lead = (slice(None),) * ctx.axis
         for size in ctx.sizes:
-            grads.append(dy[lead + (slice(start, start + size),)])
+            grads.append(dy[lead + (slice(start, start + size), ...)])
             start += size
         return tuple(grads)
 
@@ -170,7 +184,7 @@ class Stack(Function):
     @staticmethod
     def backward(ctx, dy):
         lead = (slice(None),) * ctx.axis
-        return tuple(dy[lead + (i,)] for i in range(ctx.count))
+        return tuple(dy[lead + (i, ...)] for i in range(ctx.count))
 
 
 class Split(Function):
@@ -183,7 +197,7 @@ class Split(Function):
         lead = (slice(None),) * ctx.axis
         pieces, start = [], 0
         for size in sizes:
-            pieces.append(x[lead + (slice(start, start + size),)])
+            pieces.append(x[lead + (slice(start, start + size), ...)])
             start += size
         return tuple(pieces)
 
