@@ -94,7 +94,8 @@ def _objective(fn, inputs, upstream) -> float:
 
 def _with_data(t, host: np.ndarray):
     from .tensor import Tensor
-    return Tensor(host, backend=t.backend, requires_grad=t.requires_grad)
+    return Tensor(np.asarray(host, dtype=np.float64), backend=t.backend,
+                  requires_grad=t.requires_grad)
 
 
 def numerical_gradients(fn, inputs, upstream, eps: float = 1e-6) -> list:

@@ -286,8 +286,8 @@ def _host_array(data, dtype):
     if dtype is not None:
         return np.asarray(data, dtype=np.dtype(_dtype_name(dtype)))
     arr = np.asarray(data)
-    if arr.dtype == np.float64 and not isinstance(data, np.ndarray):
-        arr = arr.astype(np.float32)           # literals default to float32
+    if arr.dtype == np.float64 and not isinstance(data, (np.ndarray, np.generic)):
+        arr = arr.astype(np.float32)           # Python literals default to float32
     if arr.dtype == object:
         raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} data")
     return arr
@@ -296,8 +296,8 @@ def _host_array(data, dtype):
 def tensor(data, dtype=None, requires_grad: bool = False, backend=None) -> Tensor:
     """Make a tensor from Python data, a NumPy array or another tensor.
 
-    Python floats default to float32; NumPy arrays keep their dtype unless
-    ``dtype`` says otherwise. ``backend`` names where it lives (the default
+    Python floats default to float32; NumPy arrays and NumPy scalars keep
+    their dtype unless ``dtype`` says otherwise. ``backend`` names where it lives (the default
     backend when ``None``).
     """
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, backend=backend)
