@@ -1,0 +1,241 @@
+"""Tests for tinyrnn.data: vocabulary, text loading, corpus, batching, synthetic tasks."""
+import time
+
+import numpy as np
+import pytest
+
+from tinyrnn.data import (IGNORE_INDEX, CharVocab, DataError, adding_problem,
+                          associative_retrieval, batchify, bptt_batches,
+                          copy_problem, default_corpus, load_text,
+                          num_bptt_batches, render_retrieval, retrieval_vocab,
+                          split_ids)
+
+
+# ---- CharVocab --------------------------------------------------------------
+def test_vocab_is_sorted_and_stable():
+    text = "hello world, héllo ☃\n"
+    vocab = CharVocab(text)
+    assert vocab.chars == "".join(sorted(set(text)))
+    assert len(vocab) == len(set(text))
+    assert CharVocab(text[::-1]) == vocab           # order of the text is irrelevant
+    assert CharVocab.from_text(text) == vocab
+
+
+def test_encode_decode_round_trip():
+    text = "The quick brown fox ☃ jumps\n\tover é"
+    vocab = CharVocab(text)
+    ids = vocab.encode(text)
+    assert ids.dtype == np.int64 and ids.shape == (len(text),)
+    assert [vocab.chars[i] for i in ids] == list(text)
+    assert vocab.decode(ids) == text
+    assert vocab.decode(ids.reshape(5, 7)) == text   # any shape, flattened
+    assert vocab.decode([]) == "" and vocab.encode("").shape == (0,)
+    assert vocab.index("☃") == vocab.chars.index("☃")
+
+
+def test_encode_unknown_characters_named():
+    vocab = CharVocab("abc")
+    with pytest.raises(DataError, match=r"prime text has characters not in the "
+                                        r"vocabulary: 'é', '☃'") as info:
+        vocab.encode("abé☃é", what="prime text")
+    assert "3 characters" in str(info.value)
+    with pytest.raises(DataError, match="'z'"):           # beyond the last code point
+        vocab.encode("z")
+    with pytest.raises(DataError, match="'A'"):           # before the first
+        vocab.encode("A")
+    with pytest.raises(DataError, match="not in the vocabulary"):
+        vocab.index("q")
+
+
+def test_decode_rejects_bad_ids():
+    vocab = CharVocab("abc")
+    with pytest.raises(DataError, match=r"\[0, 3\)"):
+        vocab.decode([0, 3])
+    with pytest.raises(DataError, match="integer"):
+        vocab.decode([0.5])
+
+
+def test_vocab_json_round_trip():
+    vocab = CharVocab('ab"\\\n☃é\x00')
+    assert CharVocab.from_json(vocab.to_json()) == vocab
+    assert CharVocab.from_json(vocab.to_dict()) == vocab
+    with pytest.raises(DataError, match="sorted"):
+        CharVocab.from_json({"type": "char", "chars": "ba"})
+    with pytest.raises(DataError, match="expected"):
+        CharVocab.from_json({"chars": ["a"]})
+    with pytest.raises(DataError, match="invalid JSON"):
+        CharVocab.from_json("{not json")
+
+
+def test_vocab_rejects_empty():
+    with pytest.raises(DataError, match="empty"):
+        CharVocab("")
+
+
+# ---- load_text ----------------------------------------------------------------
+def test_load_text_reads_utf8(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_bytes("\ufeffhéllo\r\nworld ☃".encode("utf-8"))
+    assert load_text(path) == "héllo\r\nworld ☃"             # BOM dropped, \r\n kept
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "does not exist"),
+    (b"", "is empty"),
+    (b"\xef\xbb\xbf", "is empty"),
+    (b"abc\x00def", r"looks binary \(NUL byte at offset 3\)"),
+    (b"abc\xff\xfedef", r"is not UTF-8: byte 0xff at offset 3"),
+    ("héllo".encode("latin-1"), r"byte 0xe9 at offset 1"),
+])
+def test_load_text_bad_files(tmp_path, content, message):
+    path = tmp_path / "data.txt"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(DataError, match=message) as info:
+        load_text(path)
+    assert "data.txt" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_load_text_directory(tmp_path):
+    with pytest.raises(DataError, match="is a directory"):
+        load_text(tmp_path)
+
+
+# ---- default corpus -------------------------------------------------------------
+def test_default_corpus_deterministic_and_fast():
+    start = time.perf_counter()
+    a = default_corpus(200_000)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 1.0
+    assert len(a) == 200_000
+    assert a == default_corpus(200_000)
+    assert default_corpus(1000) == a[:1000]
+    assert "def " in a and "import " in a               # it is Python source
+    assert len(CharVocab(a)) < 300
+
+
+def test_default_corpus_bad_size():
+    with pytest.raises(DataError, match="max_chars"):
+        default_corpus(0)
+
+
+# ---- splits and BPTT batches ---------------------------------------------------------
+def test_split_ids_contiguous():
+    ids = np.arange(100)
+    train, val, test = split_ids(ids, 0.8, 0.1)
+    assert (len(train), len(val), len(test)) == (80, 10, 10)
+    assert np.array_equal(np.concatenate([train, val, test]), ids)
+    train, val, test = split_ids(np.arange(101), 0.95, 0.05)
+    assert (len(train), len(val), len(test)) == (95, 6, 0)   # no character lost
+
+
+@pytest.mark.parametrize("train_frac, val_frac", [(0, 0.1), (0.9, 0.2), (1.2, 0), (0.5, -0.1)])
+def test_split_ids_bad_fractions(train_frac, val_frac):
+    with pytest.raises(DataError, match="train_frac"):
+        split_ids(np.arange(10), train_frac, val_frac)
+
+
+def test_batchify_layout():
+    streams = batchify(np.arange(11), batch_size=3)
+    assert streams.shape == (3, 3) and streams.dtype == np.int64
+    assert np.array_equal(streams, [[0, 3, 6], [1, 4, 7], [2, 5, 8]])
+    assert streams.flags.c_contiguous
+
+
+def test_batchify_too_short():
+    with pytest.raises(DataError, match=r"has 100 characters.*batch_size 10 x "
+                                        r"\(seq_length 50 \+ 1\) = 510"):
+        batchify(np.arange(100), batch_size=10, seq_length=50)
+    with pytest.raises(DataError, match="1-D integer"):
+        batchify(np.zeros(10), 2)
+
+
+def test_bptt_batches_shift_and_cover():
+    N, B, T = 23, 4, 5
+    streams = batchify(np.arange(N * B), B)
+    batches = list(bptt_batches(streams, T))
+    assert len(batches) == num_bptt_batches(streams, T) == 5   # ceil(22 / 5)
+    assert [x.shape for x, _ in batches] == [(5, 4)] * 4 + [(2, 4)]
+    for x, y in batches:
+        assert x.dtype == np.int64 and y.dtype == np.int64
+        assert np.array_equal(y, x + 1)                     # the next character
+    inputs = np.concatenate([x for x, _ in batches])
+    assert np.array_equal(inputs, streams[:-1])             # every step once, in order
+    resumed = list(bptt_batches(streams, T, start=3))
+    assert len(resumed) == 2 and np.array_equal(resumed[0][0], batches[3][0])
+
+
+# ---- synthetic tasks --------------------------------------------------------------------
+def test_adding_problem():
+    rng = np.random.default_rng(0)
+    x, y = adding_problem(500, 20, rng)
+    assert x.shape == (20, 500, 2) and y.shape == (500,)
+    assert x.dtype == np.float32 and y.dtype == np.float32
+    markers = x[..., 1]
+    assert np.array_equal(markers.sum(0), np.full(500, 2.0))
+    assert np.array_equal(markers[:10].sum(0), np.ones(500))   # one in each half
+    assert np.allclose((x[..., 0] * markers).sum(0), y)
+    assert 0 <= x[..., 0].min() and x[..., 0].max() < 1
+    assert abs(y.var() - 2 / 12) < 0.03                        # chance-level MSE
+    x2, y2 = adding_problem(500, 20, np.random.default_rng(0))
+    assert np.array_equal(x, x2) and np.array_equal(y, y2)
+    x, y = adding_problem(300, 3, rng, one_per_half=False)
+    assert np.array_equal(x[..., 1].sum(0), np.full(300, 2.0))  # two distinct steps
+
+
+def test_copy_problem_fixed_delay():
+    S, T, n = 4, 7, 50
+    x, y, vocab_size = copy_problem(n, T, S=S, num_symbols=8, rng=np.random.default_rng(1))
+    L = 2 * S + T
+    assert x.shape == y.shape == (L, n) and vocab_size == 9
+    blank, go = 7, 8
+    assert x[:S].max() < blank                               # data symbols 0..6
+    assert np.all(x[S:S + T - 1] == blank) and np.all(x[S + T - 1] == go)
+    assert np.all(x[S + T:] == blank)
+    assert np.array_equal(y[-S:], x[:S])                     # copy at the end
+    assert np.all(y[:-S] == IGNORE_INDEX)
+
+
+def test_copy_problem_random_delay_blank_targets():
+    S, T, n = 3, 10, 200
+    x, y, _ = copy_problem(n, T, S, 5, np.random.default_rng(2),
+                           random_delay=True, blank_targets=True)
+    blank, go = 4, 5
+    go_steps = np.argmax(x == go, axis=0)
+    assert np.all((x == go).sum(0) == 1)
+    assert go_steps.min() >= S and go_steps.max() <= S + T - 1
+    assert len(np.unique(go_steps)) > 5
+    for i in range(n):
+        g = go_steps[i]
+        assert np.array_equal(y[g + 1:g + 1 + S, i], x[:S, i])
+        rest = np.delete(y[:, i], np.arange(g + 1, g + 1 + S))
+        assert np.all(rest == blank)
+
+
+def test_associative_retrieval():
+    rng = np.random.default_rng(3)
+    x, y, vocab = associative_retrieval(400, K=4, rng=rng)
+    assert x.shape == (11, 400) and y.shape == (400,) and x.dtype == np.int64
+    assert len(vocab) == 37 and vocab == retrieval_vocab()
+    for i in range(400):
+        text = vocab.decode(x[:, i])
+        keys, values = text[0:8:2], text[1:8:2]
+        assert len(set(keys)) == 4 and keys.isalpha() and values.isdigit()
+        assert text[8:10] == "??" and text[10] in keys
+        assert values[keys.index(text[10])] == str(y[i])
+    assert render_retrieval(x, y, 0) == vocab.decode(x[:, 0]) + " -> " + str(y[0])
+    assert sorted(np.unique(y)) == list(range(10))
+    x, y, _ = associative_retrieval(50, K=10, rng=rng, unique_values=True)
+    assert all(len(set(x[1:20:2, i])) == 10 for i in range(50))
+
+
+def test_synthetic_tasks_validate():
+    rng = np.random.default_rng(0)
+    with pytest.raises(DataError, match="K <= 26"):
+        associative_retrieval(10, K=27, rng=rng)
+    with pytest.raises(DataError, match="Generator"):
+        associative_retrieval(10, K=4, rng=None)
+    with pytest.raises(DataError, match="num_symbols >= 3"):
+        copy_problem(10, 5, num_symbols=2, rng=rng)
+    with pytest.raises(DataError, match="T >= 2"):
+        adding_problem(10, 1, rng)
