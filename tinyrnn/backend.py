@@ -11,7 +11,9 @@ standard lacks live here, on the backend, in one place:
   host with NumPy's seeded generator and then uploaded, so a seed gives the
   same initial weights on every backend;
 * ``asarray`` / ``to_numpy`` -- the only doors between the host and a device;
-* ``synchronize`` -- waits for the device (a no-op on the CPU).
+* ``synchronize`` -- waits for the device (a no-op on the CPU);
+* ``into`` -- writes a result into a preallocated array (``out=`` on NumPy
+  and CuPy), for the fused recurrent kernels.
 
 Three backends exist:
 
@@ -126,6 +128,20 @@ class Backend:
                            values.dtype)
         flat = xp.reshape(values, (values.shape[0], -1))
         return target + xp.reshape(xp.matmul(xp.matrix_transpose(onehot), flat), target.shape)
+
+    def into(self, out, fn, *args):
+        """``out[...] = fn(*args)`` without a temporary array where the backend can.
+
+        ``fn`` is an ``xp`` function that NumPy and CuPy give an ``out=``
+        argument (``xp.matmul``, ``xp.tanh``, ``xp.multiply``, ``xp.add`` ...).
+        The standard has no ``out=``, so the strict backend computes and copies.
+        The fused recurrent kernels use this to fill preallocated buffers.
+        Returns ``out``.
+        """
+        if self.name == "strict":
+            out[...] = fn(*args)
+            return out
+        return fn(*args, out=out)
 
     def synchronize(self) -> None:
         """Block until queued device work is done (for honest timings)."""
