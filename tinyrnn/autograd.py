@@ -75,19 +75,21 @@ def enable_grad():
     return _GradMode(True)
 
 
-def sum_to(xp, grad, shape: tuple):
+def sum_to(xp, grad, shape: tuple, op: str = "sum_to"):
     """Reduce ``grad`` to ``shape`` by summing the axes broadcasting created.
 
     Broadcasting copies an input along (a) new leading axes and (b) axes
     where the input had size 1. By the multivariable chain rule each copy's
-    gradient adds up, so we sum exactly those axes.
+    gradient adds up, so we sum exactly those axes. A gradient whose shape
+    ``shape`` does not broadcast to is a bug in ``op``'s backward: an error.
     """
     if grad.shape == shape:
         return grad
     lead = grad.ndim - len(shape)
-    if lead < 0:
-        raise RuntimeError(f"sum_to: gradient of shape {grad.shape} has fewer axes "
-                           f"than its input {shape}")
+    if lead < 0 or any(n != 1 and g != n for n, g in zip(shape, grad.shape[lead:])):
+        raise RuntimeError(f"{op}: backward returned a gradient of shape "
+                           f"{tuple(grad.shape)} for an input of shape {tuple(shape)}; "
+                           "it must have the input's shape (or one it broadcasts to)")
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     if axes:
@@ -202,6 +204,15 @@ def _check_versions(ctx) -> None:
                 f"backward, was modified in place (version 0 -> {o._version})")
 
 
+def _check_gradient_count(ctx, grads_in) -> None:
+    """backward returns one gradient per input; trailing ones may be left out
+    only when those inputs need no gradient (options, index arrays)."""
+    n = len(ctx.inputs)
+    if len(grads_in) > n or any(ctx.needs_input_grad[len(grads_in):]):
+        raise RuntimeError(f"{ctx.fn.__name__.lower()}: backward returned {len(grads_in)} "
+                           f"gradient(s) for {n} input(s); return one (or None) per input")
+
+
 _FREED_MESSAGE = ("backward: part of this graph was already freed by an earlier "
                   "backward(). Pass retain_graph=True to the first call to backward "
                   "through it twice; in truncated BPTT, detach the carried state "
@@ -225,7 +236,16 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
                                "Reduce it (e.g. .sum()) or pass grad= of the same shape")
         grad = xp.ones_like(root.data)
     else:
-        grad = grad.data if isinstance(grad, Tensor) else root.backend.asarray(grad)
+        if isinstance(grad, Tensor):
+            if grad.backend is not root.backend:
+                raise BackendError(f"backward: grad lives on backend {grad.backend.name!r} "
+                                   f"but the tensor on {root.backend.name!r}; move it "
+                                   "with .to() first")
+            grad = grad.data
+        else:
+            grad = root.backend.asarray(grad)
+        if grad.dtype != root.dtype:
+            grad = xp.astype(grad, root.dtype)
         if tuple(grad.shape) != root.shape:
             raise RuntimeError(f"backward: grad has shape {tuple(grad.shape)} but the "
                                f"tensor has shape {root.shape}")
@@ -256,11 +276,13 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
         grads_in = node.fn.backward(node, *grads_out)
         if not isinstance(grads_in, tuple):
             grads_in = (grads_in,)
+        if len(grads_in) != len(node.inputs):
+            _check_gradient_count(node, grads_in)
         for x, g, needed in zip(node.inputs, grads_in, node.needs_input_grad):
             if not needed or g is None:
                 continue
             if g.shape != x.data.shape:
-                g = sum_to(xp, g, x.data.shape)
+                g = sum_to(xp, g, x.data.shape, node.fn.__name__.lower())
             if x._node is None:
                 x._accumulate(g)
                 continue
