@@ -284,7 +284,12 @@ def _host_array(data, dtype):
     if isinstance(data, Tensor):
         data = data.numpy()
     if dtype is not None:
-        return np.asarray(data, dtype=np.dtype(_dtype_name(dtype)))
+        try:
+            dtype = np.dtype(_dtype_name(dtype))
+        except TypeError:
+            raise TypeError(f"tensor: unknown dtype {dtype!r}; expected a name such as "
+                            "'float32', 'float64', 'int64' or 'bool'") from None
+        return np.asarray(data, dtype=dtype)
     arr = np.asarray(data)
     if arr.dtype == np.float64 and not isinstance(data, (np.ndarray, np.generic)):
         arr = arr.astype(np.float32)           # Python literals default to float32

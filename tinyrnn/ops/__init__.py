@@ -147,6 +147,15 @@ def relu(x: Tensor) -> Tensor:
 
 def clip(x: Tensor, min=None, max=None) -> Tensor:
     """Limit x to [min, max] (either bound may be None)."""
+    if isinstance(min, np.generic):     # NumPy scalars would promote float32
+        min = min.item()
+    if isinstance(max, np.generic):
+        max = max.item()
+    for name, bound in (("min", min), ("max", max)):
+        if bound is not None and not isinstance(bound, numbers.Real):
+            raise TypeError(f"clip: {name} must be a number or None; got "
+                            f"{type(bound).__name__} (use tinyrnn.maximum / minimum "
+                            "for tensor bounds)")
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
     if min is not None and max is not None and min > max:
@@ -239,7 +248,11 @@ def getitem(x: Tensor, key) -> Tensor:
     parts = key if isinstance(key, tuple) else (key,)
     arrays = [i for i, k in enumerate(parts) if _is_index_array(k)]
     if not arrays:
-        return GetItem.apply(x, key=key)
+        try:
+            return GetItem.apply(x, key=key)
+        except IndexError as err:
+            raise IndexError(f"getitem: {err} (tensor of shape {x.shape}, "
+                             f"key {key!r})") from None
     axis = arrays[0]
     if len(arrays) > 1 or any(k != slice(None) for k in parts[:axis]) or \
             any(k != slice(None) for k in parts[axis + 1:]):
@@ -277,7 +290,9 @@ def embedding(ids, weight: Tensor) -> Tensor:
     """Rows of ``weight`` (V, E) for the token ``ids`` (any shape): (*ids.shape, E)."""
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be 2-D (vocab, dim); got {weight.shape}")
-    return take(weight, ids, axis=0)
+    ids = ids if isinstance(ids, Tensor) else Tensor(ids, backend=weight.backend)
+    # Token ids are never negative: -1 is a bug, not "the last row".
+    return Take.apply(weight, ids.detach(), axis=0, op="embedding", negative=False)
 
 
 def _same_rank(tensors, op):

@@ -63,7 +63,8 @@ class CrossEntropy(Function):
         C = logits.shape[-1]
         valid = targets != ignore_index
         safe = xp.where(valid, targets, xp.zeros_like(targets))
-        check_indices(ctx.backend, safe, C, "cross_entropy (targets)")
+        check_indices(ctx.backend, safe, C, f"cross_entropy (targets, ignore_index="
+                      f"{ignore_index})", negative=False)
         lse = logsumexp_array(xp, logits, (logits.ndim - 1,))
         picked = xp.take_along_axis(logits, safe[..., None], axis=-1)
         losses = xp.where(valid, (lse - picked)[..., 0], xp.zeros_like(lse[..., 0]))

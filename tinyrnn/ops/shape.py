@@ -103,10 +103,11 @@ class Take(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, indices, axis=0):
+    def forward(ctx, x, indices, axis=0, op="take", negative=True):
         xp = ctx.xp
         axis = axis % x.ndim
-        indices = check_indices(ctx.backend, indices, x.shape[axis], f"take (axis {axis})")
+        indices = check_indices(ctx.backend, indices, x.shape[axis], f"{op} (axis {axis})",
+                                negative)
         ctx.save_for_backward(indices)
         ctx.axis, ctx.shape = axis, x.shape
         flat = xp.take(x, xp.reshape(indices, (-1,)), axis=axis)
@@ -130,8 +131,9 @@ class Take(Function):
         return dx
 
 
-def check_indices(backend, indices, n: int, op: str):
-    """Check integer ``indices`` lie in [-n, n) and make them non-negative.
+def check_indices(backend, indices, n: int, op: str, negative: bool = True):
+    """Check integer ``indices`` lie in [-n, n) (in [0, n) when ``negative`` is
+    False) and make them non-negative.
 
     Done on every backend because CuPy would silently wrap an index that is
     out of range instead of raising.
@@ -142,10 +144,11 @@ def check_indices(backend, indices, n: int, op: str):
     if math.prod(indices.shape) == 0:
         return indices
     lo, hi = int(xp.min(indices)), int(xp.max(indices))
-    if lo < -n or hi >= n:
+    first = -n if negative else 0
+    if lo < first or hi >= n:
         bad = hi if hi >= n else lo
         raise IndexError(f"{op}: index {bad} is out of range for an axis of size {n} "
-                         f"(expected {-n} <= index < {n})")
+                         f"(expected {first} <= index < {n})")
     if lo < 0:
         indices = xp.where(indices < 0, indices + n, indices)
     return indices
