@@ -2,3 +2,5 @@
 from .module import Module, Parameter, ModuleList
 from .layers import Linear, Embedding, LayerNorm, Dropout
 from . import init
+from .cells import RNNCell, LSTMCell, GRUCell
+from .recurrent import Recurrent, RNN, LSTM, GRU, detach_state, make_cell
