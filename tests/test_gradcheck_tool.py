@@ -1,0 +1,214 @@
+"""``tinyrnn.gradcheck`` itself: it must reject wrong backwards, say where they
+are wrong, and accept right ones -- in full and in fast (directional) mode.
+
+The deliberately wrong ops below subclass tinyrnn's Functions; they register
+in ``Function.registry`` too, which is why the coverage test only counts
+classes defined in tinyrnn's own modules.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import tinyrnn as tr
+from tinyrnn.autograd import Function
+from tinyrnn.gradcheck import (GradcheckError, eval_numerical_gradient,
+                               eval_numerical_gradient_array, numerical_gradients, rel_error)
+from tinyrnn.ops.linalg import MatMul
+from tinyrnn.ops.shape import Split
+from tinyrnn.ops.unary import Tanh
+
+from opcase import randn
+from test_ops_gradcheck import missing_cases
+
+
+class TanhForgetsDerivative(Tanh):
+    """Wrong: dx = dy (forgets the factor 1 - y**2)."""
+
+    @staticmethod
+    def backward(ctx, dy):
+        return dy
+
+
+class MatMulTransposedGrad(MatMul):
+    """Wrong: da = dy @ b (not b^T), db = (a^T dy)^T. Right shapes for square b."""
+
+    @staticmethod
+    def backward(ctx, dy):
+        xp = ctx.xp
+        a, b = ctx.saved
+        return xp.matmul(dy, b), xp.matrix_transpose(xp.matmul(xp.matrix_transpose(a), dy))
+
+
+class ReverseForgetsToReverse(Function):
+    """y = x reversed along axis 0. Wrong: dx = dy, not reversed back.
+
+    With an all-ones upstream gradient dy is symmetric and this passes; only a
+    random upstream gradient exposes it.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        return x[::-1, ...]
+
+    @staticmethod
+    def backward(ctx, dy):
+        return dy
+
+
+class SplitGradsSwapped(Split):
+    """Wrong: joins the pieces' gradients in reverse order."""
+
+    @staticmethod
+    def backward(ctx, *dys):
+        return ctx.xp.concat(dys[::-1], axis=ctx.axis)
+
+
+WRONG = {
+    "tanh": (lambda x: TanhForgetsDerivative.apply(x), lambda: [randn(2, 3)], 0),
+    "matmul_lhs": (lambda a, b: MatMulTransposedGrad.apply(a, b),
+                   lambda: [randn(2, 3), randn(3, 3, requires_grad=False)], 0),
+    # Regression: gradcheck once drew its upstream gradient from default_rng(0),
+    # equal to a = randn(2, 3) after manual_seed(0); then a^T u was symmetric
+    # and this transposed db passed.
+    "matmul_rhs": (lambda a, b: MatMulTransposedGrad.apply(a, b),
+                   lambda: [randn(2, 3, requires_grad=False), randn(3, 3)], 1),
+    "reverse": (lambda x: ReverseForgetsToReverse.apply(x), lambda: [randn(4, 2)], 0),
+    "split": (lambda x: SplitGradsSwapped.apply(x, sizes=(2, 2)),
+              lambda: [randn(4, 3)], 0),
+}
+RIGHT = {
+    "tanh": lambda x: Tanh.apply(x),
+    "matmul_lhs": lambda a, b: MatMul.apply(a, b),
+    "matmul_rhs": lambda a, b: MatMul.apply(a, b),
+    "reverse": lambda x: x[::-1],
+    "split": lambda x: tr.split(x, 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WRONG))
+def test_wrong_backward_is_rejected_naming_input_and_index(name, backend):
+    fn, make_inputs, bad_input = WRONG[name]
+    inputs = make_inputs()
+    with pytest.raises(GradcheckError) as info:
+        tr.gradcheck(fn, inputs)
+    message = str(info.value)
+    shape = re.escape(str(inputs[bad_input].shape))
+    assert re.search(rf"input {bad_input} \(shape {shape}\) is wrong at index \(\d+(, \d+)*\)",
+                     message), message
+    assert re.search(r"analytic -?[\d.e+-]+, numeric -?[\d.e+-]+", message), message
+
+
+@pytest.mark.parametrize("name", sorted(WRONG))
+def test_wrong_backward_is_rejected_in_fast_mode(name, backend):
+    fn, make_inputs, bad_input = WRONG[name]
+    with pytest.raises(GradcheckError, match=rf"fast.*input {bad_input}\b"):
+        tr.gradcheck(fn, make_inputs(), fast=True)
+
+
+@pytest.mark.parametrize("name", sorted(RIGHT))
+@pytest.mark.parametrize("fast", [False, True])
+def test_right_backward_is_accepted(name, fast, backend):
+    _, make_inputs, _ = WRONG[name]
+    assert tr.gradcheck(RIGHT[name], make_inputs(), fast=fast) is True
+
+
+def test_raise_exception_false_returns_false(backend):
+    fn, make_inputs, _ = WRONG["tanh"]
+    assert tr.gradcheck(fn, make_inputs(), raise_exception=False) is False
+    assert tr.gradcheck(fn, make_inputs(), fast=True, raise_exception=False) is False
+
+
+def test_all_ones_upstream_would_hide_the_reversal_mistake(backend):
+    """Why gradcheck draws a random upstream gradient: with ones, the wrong
+    reverse backward gives exactly the right gradient."""
+    x = randn(4, 2)
+    ReverseForgetsToReverse.apply(x).sum().backward()
+    wrong_with_ones = x.grad.numpy()
+    x.grad = None
+    x[::-1].sum().backward()
+    np.testing.assert_array_equal(wrong_with_ones, x.grad.numpy())
+    with pytest.raises(GradcheckError):
+        tr.gradcheck(lambda t: ReverseForgetsToReverse.apply(t), [x])
+
+
+def test_long_graph_fast_mode_finds_one_wrong_op(backend):
+    """A 40-step recurrence: fast mode checks it with two forwards per input
+    and still notices one wrong op inside."""
+    xs, w = randn(40, 3), randn(3, 3, scale=0.5)
+
+    def rnn(xs, w, act):
+        h = tr.zeros(3, dtype="float64")
+        for t in range(xs.shape[0]):
+            h = act(h @ w + xs[t])
+        return h
+
+    assert tr.gradcheck(lambda a, b: rnn(a, b, tr.tanh), [xs, w], fast=True)
+    with pytest.raises(GradcheckError, match="input"):
+        tr.gradcheck(lambda a, b: rnn(a, b, TanhForgetsDerivative.apply), [xs, w], fast=True)
+
+
+def test_inputs_are_left_untouched(backend):
+    """gradcheck works on float64 copies: the caller's float32 tensors keep
+    their dtype, values and (empty) grad."""
+    x = tr.randn(2, 3, requires_grad=True)
+    before = x.numpy().copy()
+    assert tr.gradcheck(tr.tanh, [x])
+    assert x.dtype == tr.randn(1).dtype and x.grad is None
+    np.testing.assert_array_equal(x.numpy(), before)
+
+
+def test_float32_inputs_are_checked_in_float64(backend):
+    """With eps=1e-6 a float32 check would be rounding noise; cast, it passes."""
+    x = tr.randn(3, 4, requires_grad=True)
+    w = tr.randn(4, 2, requires_grad=True)
+    assert tr.gradcheck(lambda a, b: tr.softmax(a @ b), [x, w])
+
+
+def test_constants_are_not_checked(backend):
+    x, c = randn(3), randn(3, requires_grad=False)
+    up = [np.ones(3)]
+    grads = numerical_gradients(lambda a, b, k: a * b * k, [x, c, 2.0], up)
+    assert grads[1] is None and grads[2] is None
+    np.testing.assert_allclose(grads[0], 2.0 * c.numpy(), rtol=1e-7)
+
+
+def test_gradcheck_is_module_and_function():
+    import tinyrnn.gradcheck as module
+    assert module is tr.gradcheck and callable(tr.gradcheck)
+    assert tr.gradcheck.gradcheck(tr.exp, [randn(2)]) is True
+
+
+# ---- the CS231n-style helpers for coursework on plain NumPy ---------------------
+def test_rel_error():
+    assert rel_error(1.0, 1.0) == 0.0
+    assert rel_error([1.0, 2.0], [1.0, 2.0 + 2e-7]) == pytest.approx(5e-8, rel=1e-3)
+    assert rel_error(0.0, 0.0) == 0.0                 # the 1e-8 floor, no 0 / 0
+    assert rel_error([1.0], [-1.0]) == 1.0
+
+
+def test_eval_numerical_gradient_array_matches_tanh_derivative():
+    rng = np.random.default_rng(231)
+    x, df = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    x_before = x.copy()
+    numeric = eval_numerical_gradient_array(np.tanh, x, df)
+    assert rel_error(numeric, df * (1 - np.tanh(x) ** 2)) < 1e-8
+    np.testing.assert_array_equal(x, x_before)        # restored after nudging
+
+
+def test_eval_numerical_gradient_of_a_scalar_function():
+    x = np.random.default_rng(0).standard_normal(5)
+    assert rel_error(eval_numerical_gradient(lambda v: np.sum(v ** 3), x), 3 * x ** 2) < 1e-8
+
+
+# ---- the coverage test would catch a new op ---------------------------------------
+def test_coverage_check_names_an_op_without_a_case():
+    new_op = type("Cube", (Function,), {"__module__": "tinyrnn.ops.imaginary",
+                                        "forward": staticmethod(lambda ctx, x: x ** 3),
+                                        "backward": staticmethod(lambda ctx, dy: dy)})
+    try:
+        assert "tinyrnn.ops.imaginary.Cube" in missing_cases([])
+    finally:
+        Function.registry.remove(new_op)
