@@ -1,0 +1,120 @@
+"""``GRUSequence``: a GRU over a whole sequence as one op, with BPTT by hand.
+
+Layouts are PyTorch's (``nn.GRU``): rows of weight_ih (3H, I), weight_hh
+(3H, H) and the biases (3H,) stacked [r | z | n], with the reset gate applied
+*after* the recurrent product (cuDNN's form):
+n = tanh(W_in x + b_in + r * (W_hn h + b_hn)).
+"""
+from __future__ import annotations
+
+from ..autograd import Function
+from .fused_common import (input_projection, start_states, transposed_copy, copy, empty,
+                           sigmoid_, sequence_grads, may_overwrite_saved)
+
+
+class GRUSequence(Function):
+    """A GRU over T steps: one graph node, input projection and weight
+    gradients as single products over all T*B rows.
+
+    Shapes
+    ------
+    x (T, B, I), h0 (B, H), weight_ih (3H, I), weight_hh (3H, H),
+    bias_ih (3H,) or None, bias_hh (3H,) or None
+    -> out (T, B, H) = h_1 .. h_T, h_n (B, H).
+
+    Forward, per step
+    -------
+    [a_r | a_z | a_n] = x_t W_ih^T + b_ih          (all T at once)
+    [q_r | q_z | q_n] = h_{t-1} W_hh^T + b_hh
+    r = sigmoid(a_r + q_r)   z = sigmoid(a_z + q_z)   n = tanh(a_n + r * q_n)
+    h_t = (1 - z) * n + z * h_{t-1}  =  n + z * (h_{t-1} - n)
+
+    Saved: r, z, n (T, B, 3H), q_n (T, B, H), h_0..h_T.
+
+    Backward, going back in time (dh_T = dout_T + dh_n)
+    --------
+    dn~ = dh_t * (1 - z) * (1 - n^2)                 (gradient of a_n + r * q_n)
+    dz~ = dh_t * (h_{t-1} - n) * z(1 - z)
+    dr~ = dn~ * q_n * r(1 - r)
+    input side      dA_t = [dr~ | dz~ | dn~]
+    recurrent side  dQ_t = [dr~ | dz~ | dn~ * r]
+    dh_{t-1} = dout_{t-1} + dh_t * z + dQ_t W_hh
+    then once over all T*B rows: dW_ih = dA^T X, dW_hh = dQ^T H_prev,
+    db_ih = sum(dA), db_hh = sum(dQ), dx = dA W_ih.
+    """
+
+    @staticmethod
+    def forward(ctx, x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
+        xp, into = ctx.xp, ctx.backend.into
+        T, B, _ = x.shape
+        H = h0.shape[1]
+        gates = input_projection(ctx, x, weight_ih, bias_ih)        # a_r, a_z, a_n
+        if bias_hh is not None:           # b_hr, b_hz add like input biases; b_hn cannot
+            gates[..., :2 * H] += bias_hh[:2 * H]
+        hs = start_states(ctx, h0, T)
+        q_n = empty(ctx, (T, B, H), x.dtype)
+        w_hh_t = transposed_copy(ctx, weight_hh)
+        rec = empty(ctx, (B, 3 * H), x.dtype)
+        for t in range(T):
+            a = gates[t, ...]                              # a view, filled in place
+            into(rec, xp.matmul, hs[t, ...], w_hh_t)
+            rz = a[:, :2 * H]
+            rz += rec[:, :2 * H]
+            sigmoid_(ctx, rz)                              # r, z
+            r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
+            if bias_hh is None:                            # q_n = W_hn h + b_hn
+                q_n[t, ...] = rec[:, 2 * H:]
+            else:
+                into(q_n[t, ...], xp.add, rec[:, 2 * H:], bias_hh[2 * H:])
+            into(rec[:, 2 * H:], xp.multiply, r, q_n[t, ...])  # n = tanh(a_n + r * q_n)
+            n += rec[:, 2 * H:]
+            into(n, xp.tanh, n)
+            h = hs[t + 1, ...]                             # h_t = n + z * (h_{t-1} - n)
+            into(h, xp.subtract, hs[t, ...], n)
+            h *= z
+            h += n
+        out = hs[1:, ...]
+        ctx.save_for_backward(x, weight_ih, weight_hh, gates, q_n, hs, out)
+        return out, copy(ctx, hs[T, ...])
+
+    @staticmethod
+    def backward(ctx, dout, dh_n):
+        xp, into = ctx.xp, ctx.backend.into
+        x, weight_ih, weight_hh, gates, q_n, hs, out = ctx.saved
+        T, B, _ = x.shape
+        H = hs.shape[-1]
+        dA = gates if may_overwrite_saved(ctx) else empty(ctx, gates.shape, gates.dtype)
+        dQ = empty(ctx, gates.shape, gates.dtype)
+        dh = copy(ctx, dh_n)
+        tmp, rec = empty(ctx, (B, H), x.dtype), empty(ctx, (B, H), x.dtype)
+        for t in range(T - 1, -1, -1):
+            a = gates[t, ...]
+            r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
+            q = dQ[t, ...]
+            dr, dz, dn = q[:, :H], q[:, H:2 * H], q[:, 2 * H:]
+            dh += dout[t, ...]
+            into(dz, xp.subtract, hs[t, ...], n)           # dz~ = dh (h_{t-1} - n) z(1-z)
+            dz *= dh
+            into(tmp, xp.multiply, z, z)
+            into(tmp, xp.subtract, z, tmp)
+            dz *= tmp
+            into(dn, xp.multiply, dh, z)                   # dn~ = dh (1 - z)(1 - n^2)
+            into(dn, xp.subtract, dh, dn)
+            into(tmp, xp.multiply, n, n)
+            tmp -= 1
+            dn *= tmp
+            dn *= -1
+            into(dr, xp.multiply, dn, q_n[t, ...])         # dr~ = dn~ q_n r(1-r)
+            into(tmp, xp.multiply, r, r)
+            into(tmp, xp.subtract, r, tmp)
+            dr *= tmp
+            dh *= z                                        # the direct path z * h_{t-1}
+            da = dA[t, ...]                                # may be a itself: order matters
+            da[:, 2 * H:] = dn                             # n is dead now
+            dn *= r                                        # recurrent side: dn~ * r
+            da[:, :2 * H] = q[:, :2 * H]                   # r, z are dead now
+            into(rec, xp.matmul, q, weight_hh)
+            dh += rec                                      # dh_{t-1} (without dout_{t-1})
+        dx, dW_ih, dW_hh, db_ih, db_hh = sequence_grads(ctx, dA, x, hs, weight_ih,
+                                                        ctx.needs_input_grad, dgates_hh=dQ)
+        return dx, dh, dW_ih, dW_hh, db_ih, db_hh

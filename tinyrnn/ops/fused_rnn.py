@@ -1,0 +1,84 @@
+"""``RNNSequence``: a vanilla (Elman) RNN over a whole sequence as one op.
+
+The composed path records T x (2 matmuls + adds + tanh) graph nodes; this op
+records one, and its backward is backpropagation through time written out by
+hand (the CS231n exercise). Layouts are PyTorch's (``nn.RNN``).
+"""
+from __future__ import annotations
+
+from ..autograd import Function
+from .fused_common import (input_projection, start_states, transposed_copy, copy,
+                           empty, sequence_grads, may_overwrite_saved)
+
+
+class RNNSequence(Function):
+    """h_t = f(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh), t = 1 .. T, f = tanh or relu.
+
+    Shapes
+    ------
+    x (T, B, I), h0 (B, H), weight_ih (H, I), weight_hh (H, H),
+    bias_ih (H,) or None, bias_hh (H,) or None
+    -> out (T, B, H) = h_1 .. h_T, h_n (B, H) = h_T.
+
+    Forward
+    -------
+    A = X W_ih^T + b_ih + b_hh for all T steps in one product (written into
+    the buffer that will hold h_1 .. h_T); then per step
+    a_t += h_{t-1} W_hh^T and h_t = f(a_t) in place.
+
+    Backward
+    --------
+    With dh_T = dout_T + dh_n, going back in time:
+
+        da_t     = dh_t * f'(a_t)     f' = 1 - h_t^2 (tanh), [h_t > 0] (relu)
+        dh_{t-1} = dout_{t-1} + da_t W_hh         (dh_0 is h0's gradient)
+
+    then, once over all T*B rows: dW_ih = dA^T X, dW_hh = dA^T H_prev,
+    db_ih = db_hh = sum(dA), dx = dA W_ih.
+    """
+
+    @staticmethod
+    def forward(ctx, x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None,
+                nonlinearity="tanh"):
+        xp, into = ctx.xp, ctx.backend.into
+        T = x.shape[0]
+        hs = start_states(ctx, h0, T)                      # h_0 .. h_T
+        hs[1:, ...] = input_projection(ctx, x, weight_ih, bias_ih, bias_hh)
+        w_hh_t = transposed_copy(ctx, weight_hh)
+        rec = empty(ctx, h0.shape, h0.dtype)
+        for t in range(T):
+            a = hs[t + 1, ...]                             # a view: x_t W_ih^T + b
+            into(rec, xp.matmul, hs[t, ...], w_hh_t)
+            a += rec
+            if nonlinearity == "tanh":
+                into(a, xp.tanh, a)                        # h_t = f(a_t), in place
+            else:
+                into(a, xp.maximum, a, 0)
+        ctx.nonlinearity = nonlinearity
+        out = hs[1:, ...]
+        ctx.save_for_backward(x, weight_ih, weight_hh, hs, out)
+        return out, copy(ctx, hs[T, ...])
+
+    @staticmethod
+    def backward(ctx, dout, dh_n):
+        xp, into = ctx.xp, ctx.backend.into
+        x, weight_ih, weight_hh, hs, out = ctx.saved
+        T = x.shape[0]
+        # f'(a_t) for every step at once (a handful of calls, not T of them)
+        dA = empty(ctx, out.shape, out.dtype)
+        if ctx.nonlinearity == "tanh":
+            into(dA, xp.multiply, out, out)
+            dA -= 1
+            dA *= -1                                       # 1 - h^2
+        else:
+            dA[...] = xp.astype(out > 0, out.dtype)
+        dh = copy(ctx, dh_n)
+        for t in range(T - 1, -1, -1):
+            dh += dout[t, ...]
+            da = dA[t, ...]
+            da *= dh                                       # da_t = dh_t * f'(a_t)
+            into(dh, xp.matmul, da, weight_hh)             # dh_{t-1} (recurrent part)
+        dx, dW_ih, dW_hh, db_ih, db_hh = sequence_grads(ctx, dA, x, hs, weight_ih,
+                                                        ctx.needs_input_grad)
+        return dx, dh, dW_ih, dW_hh, db_ih, db_hh
+
