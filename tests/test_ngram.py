@@ -1,0 +1,161 @@
+"""Tests for tinyrnn.ngram: interpolated Kneser–Ney against a direct implementation."""
+import itertools
+import math
+from collections import Counter, defaultdict
+
+import numpy as np
+import pytest
+
+from tinyrnn.ngram import NGramModel
+
+
+def _reference_kn(ids, n, V):
+    """Interpolated Kneser–Ney written straight from its definition with dicts
+    of tuples (slow, obviously right); returns P(w | context)."""
+    ids = [int(i) for i in ids]
+    grams = {k: Counter(tuple(ids[i - k + 1:i + 1]) for i in range(k - 1, len(ids)))
+             for k in range(1, n + 1)}
+    count = {n: grams[n]}
+    for k in range(1, n):       # continuation counts: distinct left extensions
+        count[k] = Counter(g[1:] for g in grams[k + 1])
+    discount, total, types = {}, {}, {}
+    for k in range(1, n + 1):
+        n1 = sum(1 for c in count[k].values() if c == 1)
+        n2 = sum(1 for c in count[k].values() if c == 2)
+        discount[k] = 0.5 if n1 + n2 == 0 else min(max(n1 / (n1 + 2 * n2), 0.05), 1.0)
+        total[k], types[k] = defaultdict(int), defaultdict(int)
+        for g, c in count[k].items():
+            total[k][g[:-1]] += c
+            types[k][g[:-1]] += c > 0
+
+    def prob(w, h):
+        k = len(h) + 1
+        lower = 1.0 / V if k == 1 else prob(w, h[1:])
+        if total[k][h] == 0:
+            return lower
+        D = discount[k]
+        return (max(count[k][h + (w,)] - D, 0) + D * types[k][h] * lower) / total[k][h]
+
+    def probs(context):
+        h = tuple(int(i) for i in context)[max(0, len(context) - (n - 1)):]
+        return np.array([prob(w, h) for w in range(V)])
+
+    return probs, [discount[k] for k in range(1, n + 1)]
+
+
+def _markov_text(length, V, seed):
+    """Text from a sparse order-2 Markov chain: strong but not perfect patterns."""
+    rng = np.random.default_rng(seed)
+    table = rng.dirichlet(np.full(V, 0.2), size=(V, V))
+    out = [0, 1]
+    for _ in range(length - 2):
+        out.append(rng.choice(V, p=table[out[-2], out[-1]]))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_matches_reference_implementation(n):
+    V = 6
+    train = _markov_text(400, V - 1, seed=n)        # character V-1 never seen
+    model = NGramModel(n, V).fit(train)
+    reference, discounts = _reference_kn(train, n, V)
+    assert np.allclose(model.discounts, discounts)
+    rng = np.random.default_rng(0)
+    contexts = [[], [2], [V - 1], list(train[10:10 + n]), list(train[-n:])]
+    contexts += [list(rng.integers(0, V, size=rng.integers(1, n + 2))) for _ in range(30)]
+    for context in contexts:
+        expected = reference(context)
+        assert np.allclose(model.probs(context), expected, rtol=1e-12, atol=0), context
+        assert np.allclose(model.log_probs(context), np.log(expected))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8])
+def test_probabilities_sum_to_one(n):
+    V = 12
+    model = NGramModel(n, V).fit(_markov_text(2000, V - 2, seed=1))
+    rng = np.random.default_rng(1)
+    for length in [0, 1, n - 1, n + 3]:
+        for _ in range(10):
+            p = model.probs(rng.integers(0, V, size=length))
+            assert p.shape == (V,) and np.all(p > 0)
+            assert abs(p.sum() - 1) < 1e-12
+    # exhaustively for every short context of the small alphabet (seen or not)
+    for context in itertools.product(range(V), repeat=min(n - 1, 2)):
+        assert abs(model.probs(list(context)).sum() - 1) < 1e-12
+
+
+def test_nll_agrees_with_log_probs():
+    V, n = 9, 4
+    model = NGramModel(n, V).fit(_markov_text(3000, V, seed=2))
+    test = _markov_text(300, V, seed=3)
+    nll = model.nll(test)
+    assert nll.shape == (300,) and nll.dtype == np.float64
+    for i in list(range(6)) + list(range(100, 300, 37)):
+        assert math.isclose(nll[i], -model.log_probs(test[:i])[test[i]], rel_tol=1e-12)
+    assert math.isclose(model.mean_nll(test), nll.mean())
+
+
+def test_unigram_is_smoothed_frequency():
+    V = 5
+    ids = np.array([0] * 50 + [1] * 30 + [2] * 19 + [3])      # 4 never occurs
+    model = NGramModel(1, V).fit(ids)
+    counts = np.bincount(ids, minlength=V)
+    n1, n2 = 1, 0                                            # one char seen once
+    D = n1 / (n1 + 2 * n2)
+    expected = (np.maximum(counts - D, 0) + D * 4 / V) / 100  # 4 seen types
+    assert model.discounts == [D]
+    assert np.allclose(model.probs([]), expected)
+    assert np.allclose(model.probs([1, 2, 3]), expected)     # context ignored
+    # with a small fixed discount it is close to the plain frequencies
+    plain = NGramModel(1, V, discount=0.01).fit(ids).probs([])
+    assert np.allclose(plain, counts / 100, atol=1e-3) and plain[4] > 0
+
+
+def test_higher_order_helps_on_patterned_text():
+    rng = np.random.default_rng(0)
+    words = ["def ", "return ", "self", "(x)", ":\n    ", "lambda "]
+    text = "".join(rng.choice(words, size=4000))
+    chars = sorted(set(text))
+    ids = np.array([chars.index(c) for c in text])
+    train, test = ids[:-3000], ids[-3000:]
+    nlls = [NGramModel(n, len(chars)).fit(train).mean_nll(test) for n in [1, 2, 3, 5, 7]]
+    assert all(a > b for a, b in zip(nlls, nlls[1:])), nlls
+    assert nlls[-1] < 0.5 * nlls[0]
+
+
+def test_unseen_contexts_back_off():
+    V = 4
+    model = NGramModel(5, V).fit(np.array([0, 1] * 200))   # "abab..."
+    test = np.array([2, 3, 3, 2, 0, 1, 0, 3, 2, 2])
+    nll = model.nll(test)
+    assert np.all(np.isfinite(nll)) and np.all(nll > 0)
+    # "0 1 0" was seen (followed by 1), so position 7 has a 3-character context
+    assert np.array_equal(model.context_lengths(test), [0, 0, 0, 0, 0, 1, 2, 3, 0, 0])
+    assert model.context_lengths(np.array([0, 1, 0, 1, 0, 1]))[-1] == 4
+    assert model.nll(np.array([0, 1, 0, 1, 0, 1]))[-1] < 0.05
+
+
+def test_short_training_text_and_errors():
+    model = NGramModel(6, 3).fit(np.array([0, 1, 2]))      # shorter than n
+    assert abs(model.probs([0, 1, 2, 0, 1]).sum() - 1) < 1e-12
+    assert np.all(np.isfinite(model.nll(np.array([2, 2, 1, 0, 0, 1, 2]))))
+    with pytest.raises(ValueError, match=r"ids must lie in \[0, 3\)"):
+        model.nll(np.array([0, 3]))
+    with pytest.raises(ValueError, match="n must be"):
+        NGramModel(0, 3)
+    with pytest.raises(ValueError, match="discount"):
+        NGramModel(2, 3, discount=1.5)
+    with pytest.raises(RuntimeError, match="fit"):
+        NGramModel(2, 3).nll(np.array([0]))
+    with pytest.raises(ValueError, match="empty"):
+        NGramModel(2, 3).fit(np.array([], dtype=np.int64))
+
+
+def test_fit_is_fast():
+    """Fit an order-9 model on 200k characters well inside a second or two."""
+    import time
+    ids = np.random.default_rng(0).integers(0, 80, size=200_000)
+    start = time.perf_counter()
+    model = NGramModel(9, 80).fit(ids)
+    model.mean_nll(ids[:20_000])
+    assert time.perf_counter() - start < 5.0
