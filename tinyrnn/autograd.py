@@ -104,6 +104,8 @@ class Context:
     ``inputs`` (the input tensors and constants), ``saved`` (arrays kept by
     ``save_for_backward``), ``needs_input_grad`` (one bool per input),
     ``generation``, ``outputs`` (weak references) and ``out_grads``.
+    During backward, ``retain_graph`` tells whether the saved arrays must
+    survive it (the fused kernels overwrite theirs when they need not).
     """
 
     def __init__(self, fn, backend):
@@ -273,6 +275,7 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
                 out._accumulate(g)
             grads_out.append(g)
         node.out_grads = [None] * len(grads_out)
+        node.retain_graph = retain_graph   # False: backward may reuse its saved buffers
         grads_in = node.fn.backward(node, *grads_out)
         if not isinstance(grads_in, tuple):
             grads_in = (grads_in,)
