@@ -18,12 +18,10 @@ Two properties protect the user's work:
   the middle leaves the previous checkpoint untouched and no temporary file.
 
 Arrays must be NumPy arrays on the host: convert device arrays first with
-``backend.to_numpy`` and upload after loading with ``backend.asarray``.
+``backend.to_numpy`` and upload after loading with ``backend.asarray``::
 
->>> save("ckpt/latest.npz", {"W": np.eye(2, dtype=np.float32)}, {"step": 10})
->>> arrays, meta = load("ckpt/latest.npz")
->>> meta["step"], arrays["W"].dtype
-(10, dtype('float32'))
+    save("ckpt/latest.npz", {"W": np.eye(2, dtype=np.float32)}, {"step": 10})
+    arrays, meta = load("ckpt/latest.npz")      # ({"W": array(...)}, {"step": 10})
 """
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ so that a seed gives the same data on every machine.
 """
 from __future__ import annotations
 
+import json
 import os
 import sysconfig
 from typing import Iterable, Iterator
@@ -169,7 +170,6 @@ class CharVocab:
 
     def to_json(self) -> str:
         """The vocabulary as a JSON string (see :meth:`to_dict`)."""
-        import json
         return json.dumps(self.to_dict())
 
     @classmethod
@@ -180,7 +180,6 @@ class CharVocab:
         built (unique and sorted); anything else is a DataError, because ids
         in a checkpoint are only meaningful with the very same order.
         """
-        import json
         if isinstance(obj, str):
             try:
                 obj = json.loads(obj)

@@ -91,9 +91,11 @@ class NGramModel:
 
     Examples
     --------
-    >>> vocab = CharVocab(text); ids = vocab.encode(text)
-    >>> train, val, _ = split_ids(ids, 0.9, 0.1)
-    >>> NGramModel(5, len(vocab)).fit(train).mean_nll(val)    # nats per character
+    ::
+
+        vocab = CharVocab(text)
+        train, val, _ = split_ids(vocab.encode(text), 0.9, 0.1)
+        NGramModel(5, len(vocab)).fit(train).mean_nll(val)    # nats per character
     """
 
     def __init__(self, n: int, vocab_size: int, discount: float | None = None):
