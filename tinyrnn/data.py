@@ -68,7 +68,7 @@ class CharVocab:
     >>> vocab.chars
     ' dehlorw'
     >>> vocab.encode("hold")
-    array([3, 5, 4, 2])
+    array([3, 5, 4, 1])
     >>> vocab.decode([3, 2, 4, 4, 5])
     'hello'
     """
