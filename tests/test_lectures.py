@@ -1,0 +1,228 @@
+"""The lecture notebooks in ``lectures/`` run top to bottom, are stored without
+outputs, and their "implement this backward" exercises really catch wrong answers.
+
+How the notebooks are run
+-------------------------
+Each notebook is executed with nbclient in a kernel that is *this* interpreter
+(``sys.executable -m ipykernel_launcher``, from a kernelspec written to a
+temporary directory), so it sees the same tinyrnn as pytest. ``TINYRNN_QUICK=1`` is set for the kernel: every notebook reads it and
+picks small sizes and few training steps, so the whole set runs in a few
+minutes on two cores. Unset it (the default when a person opens a notebook)
+for the full settings.
+
+How the exercises are marked and checked
+----------------------------------------
+An exercise is a code cell with metadata ``"exercise": "<name>"`` and the tag
+``exercise``; it ships as a stub whose body raises ``NotImplementedError``.
+The cell after it, tagged ``exercise-check`` with the same ``"exercise"``
+name, gradient-checks the student's function and prints one verdict:
+
+* ``NOT IMPLEMENTED YET`` (no error) while the stub is untouched, so the
+  notebook as shipped still runs top to bottom;
+* ``PASSED`` when every gradient matches the numerical one;
+* ``FAILED`` in an ``AssertionError`` when any gradient is wrong.
+
+Cells tagged ``exercise-setup`` (imports, the forward functions, the check
+helper) are all an exercise needs. The tests below start one kernel per
+notebook, run its setup cells, then substitute the exercise cell's source with
+the reference solution, with the stub, and with plausible wrong answers from
+``tests/lecture_solutions.py``, running the check cell after each.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+from jupyter_client import KernelManager  # noqa: E402  (comes with nbclient)
+from nbclient.exceptions import CellExecutionError  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import lecture_solutions  # noqa: E402
+
+LECTURES = Path(__file__).resolve().parent.parent / "lectures"
+NOTEBOOKS = sorted(LECTURES.glob("*.ipynb"))
+CELL_TIMEOUT = 600
+
+
+def _read(path: Path):
+    return nbformat.read(str(path), as_version=4)
+
+
+KERNEL_NAME = "tinyrnn-pytest"
+
+
+@pytest.fixture(scope="session")
+def kernel_specs(tmp_path_factory):
+    """A kernelspec whose kernel is this interpreter, in a private directory
+    (so a system-wide "python3" kernelspec pointing elsewhere cannot be picked)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    root = tmp_path_factory.mktemp("kernels")
+    (root / KERNEL_NAME).mkdir()
+    (root / KERNEL_NAME / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "pytest's Python", "language": "python"}))
+    return KernelSpecManager(kernel_dirs=[str(root)])
+
+
+def _client(nb, cwd: Path, kernel_specs) -> "nbclient.NotebookClient":
+    """A client for ``nb`` whose kernel runs this interpreter, in quick mode, in ``cwd``."""
+    km = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=kernel_specs)
+    return nbclient.NotebookClient(nb, km=km, timeout=CELL_TIMEOUT,
+                                   resources={"metadata": {"path": str(cwd)}})
+
+
+def _kernel_env() -> dict:
+    """The kernel's environment: ours, plus quick mode."""
+    return dict(os.environ, TINYRNN_QUICK="1")
+
+
+def _stdout(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.get("outputs", [])
+                   if o.get("output_type") == "stream")
+
+
+def _tags(cell) -> list:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def _exercises():
+    """(notebook path, exercise name) for every exercise cell in the lectures."""
+    found = []
+    for path in NOTEBOOKS:
+        for cell in _read(path).cells:
+            if "exercise" in _tags(cell):
+                found.append((path, cell.metadata["exercise"]))
+    return found
+
+
+EXERCISES = _exercises()
+
+
+# ---- the notebooks as shipped ---------------------------------------------
+def test_there_are_lectures_and_exercises():
+    assert len(NOTEBOOKS) >= 1
+    assert all(p.name[:2].isdigit() for p in NOTEBOOKS), "lectures are numbered NN_topic.ipynb"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_stored_without_outputs(path):
+    nb = _read(path)
+    nbformat.validate(nb)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{path.name} cell {i} has stored outputs"
+            assert cell.execution_count is None, f"{path.name} cell {i} has an execution count"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_reads_like_a_lecture(path):
+    """What you will learn at the top, questions at the end, quick mode honoured."""
+    nb = _read(path)
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and "you will learn" in first.source.lower()
+    last_md = [c for c in nb.cells if c.cell_type == "markdown"][-1]
+    assert "questions" in last_md.source.lower()
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "TINYRNN_QUICK" in code
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_top_to_bottom(path, kernel_specs):
+    nb = _read(path)
+    _client(nb, path.parent, kernel_specs).execute(env=_kernel_env())
+    for cell in nb.cells:
+        if "exercise-check" in _tags(cell):     # the shipped stubs are reported, not raised
+            out = _stdout(cell)
+            assert "NOT IMPLEMENTED YET" in out and "PASSED" not in out, out
+
+
+# ---- the exercises -----------------------------------------------------------
+class _ExerciseKernel:
+    """One kernel per notebook with its ``exercise-setup`` cells already run."""
+
+    def __init__(self, path: Path, kernel_specs):
+        self.nb = _read(path)
+        setup = [c for c in self.nb.cells if "exercise-setup" in _tags(c)]
+        self.client = _client(self.nb, path.parent, kernel_specs)
+        self._ctx = self.client.setup_kernel(env=_kernel_env())
+        self._ctx.__enter__()
+        for i, cell in enumerate(setup):
+            self.client.execute_cell(cell, i)
+
+    def cells(self, name):
+        ex = [c for c in self.nb.cells if c.get("metadata", {}).get("exercise") == name]
+        exercise = [c for c in ex if "exercise" in _tags(c)]
+        check = [c for c in ex if "exercise-check" in _tags(c)]
+        assert len(exercise) == 1 and len(check) == 1, f"exercise {name}: one stub, one check"
+        return exercise[0], check[0]
+
+    def run(self, name: str, source: str | None) -> str:
+        """Run the exercise cell (with ``source`` in place of the stub when given),
+        then the check cell; return the check's printed output."""
+        exercise, check = self.cells(name)
+        exercise = nbformat.from_dict(dict(exercise, outputs=[]))
+        if source is not None:
+            exercise.source = source
+        check = nbformat.from_dict(dict(check, outputs=[]))
+        self.client.execute_cell(exercise, 0)
+        self.client.execute_cell(check, 1)
+        return _stdout(check)
+
+    def close(self):
+        self._ctx.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def exercise_kernel(kernel_specs):
+    kernels = {}
+
+    def get(path: Path) -> _ExerciseKernel:
+        if path not in kernels:
+            kernels[path] = _ExerciseKernel(path, kernel_specs)
+        return kernels[path]
+
+    yield get
+    for k in kernels.values():
+        k.close()
+
+
+def test_every_exercise_has_a_solution_and_wrong_answers():
+    names = [name for _, name in EXERCISES]
+    assert len(names) == len(set(names)), "exercise names are unique"
+    for name in names:
+        assert name in lecture_solutions.SOLUTIONS, f"no reference solution for {name}"
+        assert len(lecture_solutions.WRONG_ANSWERS.get(name, {})) >= 2, \
+            f"exercise {name} needs at least two plausible wrong answers"
+
+
+@pytest.mark.parametrize("path,name", EXERCISES, ids=[n for _, n in EXERCISES])
+def test_exercise_stub_is_reported_as_not_implemented(exercise_kernel, path, name):
+    kernel = exercise_kernel(path)
+    stub, _ = kernel.cells(name)
+    assert "NotImplementedError" in stub.source
+    out = kernel.run(name, None)
+    assert "NOT IMPLEMENTED YET" in out and "PASSED" not in out, out
+
+
+@pytest.mark.parametrize("path,name", EXERCISES, ids=[n for _, n in EXERCISES])
+def test_exercise_check_passes_with_the_solution(exercise_kernel, path, name):
+    out = exercise_kernel(path).run(name, lecture_solutions.SOLUTIONS[name])
+    assert "PASSED" in out and "FAILED" not in out, out
+
+
+WRONG = [(path, name, why) for path, name in EXERCISES
+         for why in lecture_solutions.WRONG_ANSWERS.get(name, {})]
+
+
+@pytest.mark.parametrize("path,name,why", WRONG, ids=[f"{n}-{w}" for _, n, w in WRONG])
+def test_exercise_check_fails_with_a_wrong_answer(exercise_kernel, path, name, why):
+    source = lecture_solutions.WRONG_ANSWERS[name][why]
+    with pytest.raises(CellExecutionError, match="FAILED"):
+        exercise_kernel(path).run(name, source)
