@@ -6,7 +6,6 @@ div) because the combined formulas are both cheaper and numerically safer.
 from __future__ import annotations
 
 from ..autograd import Function
-from .reduce import logsumexp_array
 from .shape import check_indices
 
 
@@ -34,7 +33,9 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx, x, axis=-1):
-        y = x - logsumexp_array(ctx.xp, x, (axis % x.ndim,))
+        xp = ctx.xp
+        shifted = x - xp.max(x, axis=axis, keepdims=True)    # (x - m) first: precise
+        y = shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
         ctx.save_for_backward(y)
         ctx.axis = axis
         return y
@@ -65,10 +66,14 @@ class CrossEntropy(Function):
         safe = xp.where(valid, targets, xp.zeros_like(targets))
         check_indices(ctx.backend, safe, C, f"cross_entropy (targets, ignore_index="
                       f"{ignore_index})", negative=False)
-        lse = logsumexp_array(xp, logits, (logits.ndim - 1,))
-        picked = xp.take_along_axis(logits, safe[..., None], axis=-1)
-        losses = xp.where(valid, (lse - picked)[..., 0], xp.zeros_like(lse[..., 0]))
-        ctx.save_for_backward(logits, lse, safe, valid)
+        # loss = log(sum(exp(z - m))) - (z_t - m): subtracting the row max m
+        # before the difference keeps float32 precise for huge logits.
+        m = xp.max(logits, axis=-1, keepdims=True)
+        shifted = logits - m
+        log_total = xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))
+        picked = xp.take_along_axis(shifted, safe[..., None], axis=-1)
+        losses = xp.where(valid, (log_total - picked)[..., 0], xp.zeros_like(m[..., 0]))
+        ctx.save_for_backward(shifted, log_total, safe, valid)
         ctx.reduction = reduction
         if reduction == "none":
             return losses
@@ -81,18 +86,18 @@ class CrossEntropy(Function):
     @staticmethod
     def backward(ctx, dy):
         xp = ctx.xp
-        logits, lse, safe, valid = ctx.saved
-        C = logits.shape[-1]
+        shifted, log_total, safe, valid = ctx.saved
+        C = shifted.shape[-1]
         classes = xp.arange(C, device=ctx.backend.device)
-        onehot = xp.astype(safe[..., None] == classes, logits.dtype)
-        scale = xp.astype(valid, logits.dtype)
+        onehot = xp.astype(safe[..., None] == classes, shifted.dtype)
+        scale = xp.astype(valid, shifted.dtype)
         if ctx.reduction == "none":
             scale = scale * dy
         elif ctx.reduction == "mean":
             scale = scale * (dy / ctx.count)
         else:
             scale = scale * dy
-        return (xp.exp(logits - lse) - onehot) * scale[..., None], None
+        return (xp.exp(shifted - log_total) - onehot) * scale[..., None], None
 
 
 class LayerNorm(Function):
