@@ -4,3 +4,5 @@ from .layers import Linear, Embedding, LayerNorm, Dropout
 from . import init
 from .cells import RNNCell, LSTMCell, GRUCell
 from .recurrent import Recurrent, RNN, LSTM, GRU, detach_state, make_cell
+from .charlm import CharLM
+from . import utils

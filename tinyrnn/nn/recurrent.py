@@ -54,10 +54,11 @@ def make_cell(name: str, input_size: int, hidden_size: int, **options) -> Module
 
     ``"rnn"``, ``"lstm"``, ``"gru"``: RNNCell, LSTMCell, GRUCell.
     ``"rwa"``: RWACell (Ostmeyer & Cowell 2017).  ``"fw"``: FastWeightsCell.
-    The fast-weights paper's (Ba et al. 2016) four models:
-    ``"RNN-LN-FW"`` fast weights with layer norm; ``"RNN-LN"`` the same
-    ReLU RNN with layer norm but no fast weights; ``"CONTROL"`` a plain tanh
-    RNN; ``"GRU-LN"`` a GRU with layer norm.
+    The fast-weights paper's (Ba et al. 2016) four models, built by
+    :func:`tinyrnn.nn.fast_weights.fast_weights_model_cell`: ``"RNN-LN-FW"``
+    fast weights with layer norm; ``"RNN-LN"`` the same ReLU RNN with layer
+    norm but no fast memory; ``"CONTROL"`` a plain tanh RNN; ``"GRU-LN"`` a
+    GRU with layer norm.
     """
     key = str(name).lower()
     if key == "rnn":
@@ -72,16 +73,9 @@ def make_cell(name: str, input_size: int, hidden_size: int, **options) -> Module
     if key == "fw":
         from .fast_weights import FastWeightsCell
         return FastWeightsCell(input_size, hidden_size, **options)
-    if key == "rnn-ln-fw":
-        from .fast_weights import FastWeightsCell
-        return FastWeightsCell(input_size, hidden_size, **{"layer_norm": True, **options})
-    if key == "rnn-ln":
-        return RNNCell(input_size, hidden_size,
-                       **{"nonlinearity": "relu", "layer_norm": True, **options})
-    if key == "control":
-        return RNNCell(input_size, hidden_size, **options)
-    if key == "gru-ln":
-        return GRUCell(input_size, hidden_size, **{"layer_norm": True, **options})
+    if key in ("rnn-ln-fw", "rnn-ln", "control", "gru-ln"):
+        from .fast_weights import fast_weights_model_cell
+        return fast_weights_model_cell(key.upper(), input_size, hidden_size, **options)
     raise ValueError(f"make_cell: unknown cell {name!r}; expected one of "
                      + ", ".join(repr(n) for n in CELL_NAMES) + " (case-insensitive)")
 
