@@ -1,8 +1,6 @@
 """FastWeightsCell: gradients (S > 1, layer norm on and off), an independent
 reference from the paper's equations, no memory leak between examples,
 chunked runs, the paper's four models by name, and bad input."""
-import importlib.util
-
 import numpy as np
 import pytest
 
@@ -213,8 +211,6 @@ def test_models_by_name():
         fast_weights_model_cell("LSTM-FW", I, H)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("tinyrnn.nn.cells") is None,
-                    reason="tinyrnn.nn.cells (RNNCell, GRUCell) not written yet")
 def test_control_and_gru_ln_by_name():
     from tinyrnn.nn.cells import RNNCell, GRUCell
     control = fast_weights_model_cell("CONTROL", I, H)
@@ -260,3 +256,43 @@ def test_bad_input(backend):
 def test_bad_options(option, value, message):
     with pytest.raises(ValueError, match="FastWeightsCell: " + message):
         FastWeightsCell(I, H, **{option: value})
+
+
+# ---- the layer: nn.FastWeights -----------------------------------------------------
+def test_layer_matches_cells_chunks_and_names(backend):
+    from tinyrnn.nn import detach_state
+    from tinyrnn.nn.fast_weights import FastWeights
+    layer = FastWeights(I, H, num_layers=2, inner_steps=2, lam=0.9).double()
+    assert [n for n, _ in layer.named_parameters()] == [
+        f"{p}_l{k}" for k in (0, 1) for p in
+        ("weight_ih", "weight_hh", "bias", "ln_gain", "ln_bias")]
+    assert all(c.inner_steps == 2 and c.lam == 0.9 for c in layer.cells)
+    xs = tinyrnn.tensor(np.random.default_rng(14).standard_normal((6, B, I)))
+    whole, states = layer(xs)
+    low, _ = run(layer.cells[0], xs)
+    high, _ = run(layer.cells[1], low)
+    np.testing.assert_allclose(whole.numpy(), high.numpy(), rtol=1e-12)
+    assert states[1][1].shape == (B, H, H)
+    a, state = layer(xs[:3])
+    b, _ = layer(xs[3:], detach_state(state))
+    np.testing.assert_allclose(np.concatenate([a.numpy(), b.numpy()]), whole.numpy(),
+                               rtol=1e-12, atol=1e-14)
+    first = FastWeights(I, H, batch_first=True).double()
+    assert first(tinyrnn.tensor(np.zeros((B, T, I))))[0].shape == (B, T, H)
+    with pytest.raises(ValueError, match="FastWeights: num_layers must be a positive integer"):
+        FastWeights(I, H, num_layers=1.5)
+
+
+def test_layer_gradcheck_two_layers(backend):
+    from tinyrnn.nn.fast_weights import FastWeights
+    layer = FastWeights(2, 3, num_layers=2, inner_steps=2).double()
+    xs = tinyrnn.tensor(np.random.default_rng(15).standard_normal((4, 2, 2)),
+                        requires_grad=True)
+    assert tinyrnn.gradcheck(lambda x: layer(x)[0], [xs])
+
+
+def test_make_cell_builds_fast_weights_models():
+    from tinyrnn.nn import make_cell
+    assert isinstance(make_cell("fw", I, H, lam=0.5), FastWeightsCell)
+    assert make_cell("RNN-LN-FW", I, H).fast_weights
+    assert not make_cell("rnn-ln", I, H).fast_weights

@@ -241,3 +241,74 @@ def test_bad_input(backend):
         RWACell(3, 0)
     with pytest.raises(ValueError, match="input_size must be a positive integer"):
         RWACell(2.5, 4)
+
+
+# ---- the layer: nn.RWA ---------------------------------------------------------------
+def test_layer_matches_its_cells_and_returns_weights(backend):
+    from tinyrnn.nn.rwa import RWA
+    layer = RWA(I, H, num_layers=2)
+    for cell in layer.cells:
+        randomise(cell, seed=16)
+    xs = tinyrnn.tensor(np.random.default_rng(17).standard_normal((T, B, I)).astype(np.float32))
+    out, states, weights = layer(xs, return_weights=True)
+    low, s0 = run(layer.cells[0], xs)
+    high, s1 = run(layer.cells[1], low)
+    np.testing.assert_allclose(out.numpy(), high.numpy(), rtol=1e-6)
+    for got, want in zip(states, (s0, s1)):
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)
+    assert [w.shape for w in weights] == [(T, B, H)] * 2
+    for w, state in zip(weights, states):                  # the final m is the max of a
+        np.testing.assert_allclose(w.numpy().max(axis=0), state[2].numpy(), rtol=1e-6)
+    assert not layer.cells[0].record_weights and layer.cells[0].log_weights == []
+    out2, states2 = layer(xs)                              # the default: no weights
+    np.testing.assert_array_equal(out2.numpy(), out.numpy())
+
+
+def test_layer_names_batch_first_and_state_dict(backend):
+    from tinyrnn.nn.rwa import RWA
+    layer = RWA(I, H, num_layers=2, batch_first=True)
+    names = [n for n, _ in layer.named_parameters()]
+    assert names == [f"{p}_l{k}" for k in (0, 1) for p in
+                     ("weight_u", "bias_u", "weight_g", "bias_g", "weight_a", "s")]
+    xs = tinyrnn.randn(B, T, I)
+    out, _, weights = layer(xs, return_weights=True)
+    assert out.shape == (B, T, H) and weights[1].shape == (B, T, H)
+    other = RWA(I, H, num_layers=2, batch_first=True)
+    other.load_state_dict(layer.state_dict())
+    np.testing.assert_array_equal(other(xs)[0].numpy(), out.numpy())
+    with pytest.raises(ValueError, match="RWA: num_layers must be a positive integer"):
+        RWA(I, H, num_layers=0)
+
+
+def test_layer_gradcheck_two_layers(backend):
+    from tinyrnn.nn.rwa import RWA
+    layer = RWA(2, 3, num_layers=2).double()
+    xs = tinyrnn.tensor(np.random.default_rng(18).standard_normal((4, 2, 2)),
+                        requires_grad=True)
+    assert tinyrnn.gradcheck(lambda x: layer(x)[0], [xs])
+
+
+def test_layer_chunked_with_detach_state(backend):
+    from tinyrnn.nn import detach_state
+    from tinyrnn.nn.rwa import RWA
+    layer = RWA(I, H, num_layers=2).double()
+    xs = tinyrnn.tensor(np.random.default_rng(19).standard_normal((6, B, I)))
+    whole, _ = layer(xs)
+    a, state = layer(xs[:4])
+    b, _ = layer(xs[4:], detach_state(state))
+    np.testing.assert_allclose(np.concatenate([a.numpy(), b.numpy()]), whole.numpy(),
+                               rtol=1e-12, atol=1e-14)
+
+
+def test_rwa_on_top_of_an_lstm(backend):
+    """A hybrid stack (LSTM below, RWA above) through the generic Recurrent."""
+    from tinyrnn.nn import LSTMCell, Recurrent, make_cell
+    cell = make_cell("RWA", H, 5)
+    assert isinstance(cell, RWACell)
+    stack = Recurrent([LSTMCell(I, H), cell])
+    xs = tinyrnn.randn(T, B, I, requires_grad=True)
+    out, (lstm_state, rwa_state) = stack(xs)
+    assert out.shape == (T, B, 5) and len(rwa_state) == 4
+    out.sum().backward()
+    assert np.isfinite(xs.grad.numpy()).all() and np.abs(cell.s.grad.numpy()).sum() > 0

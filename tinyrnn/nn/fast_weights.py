@@ -34,9 +34,10 @@ from ..tensor import Tensor
 from . import init
 from .layers import empty_parameter
 from .module import Module
+from .recurrent import Recurrent
 from .rwa import _check_input, _check_sizes, _describe
 
-__all__ = ["FastWeightsCell", "fast_weights_model_cell", "FAST_WEIGHTS_MODELS"]
+__all__ = ["FastWeightsCell", "FastWeights", "fast_weights_model_cell", "FAST_WEIGHTS_MODELS"]
 
 _NONLINEARITIES = {"relu": ops.relu, "tanh": ops.tanh}
 
@@ -178,6 +179,30 @@ def _check_options(lam, eta, inner_steps, nonlinearity) -> None:
     if nonlinearity not in _NONLINEARITIES:
         raise ValueError(f"FastWeightsCell: unknown nonlinearity {nonlinearity!r}; "
                          f"expected one of {sorted(_NONLINEARITIES)}")
+
+
+class FastWeights(Recurrent):
+    """A stack of ``num_layers`` fast-weights cells run over a whole sequence.
+
+    ``FastWeights(input_size, hidden_size, num_layers=1, *, batch_first=False,
+    dropout=0.0, backend=None, **cell_options)`` where ``cell_options`` are
+    :class:`FastWeightsCell`'s (lam, eta, inner_steps, layer_norm,
+    nonlinearity, fast_weights, bias). x (T, B, I) -> (output (T, B, H),
+    states), ``states`` a list of one (h, A) per layer. Cell k's parameters
+    are the layer's ``weight_ih_l<k>``, ``weight_hh_l<k>``, ``bias_l<k>``,
+    ``ln_gain_l<k>``, ``ln_bias_l<k>``.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
+                 batch_first: bool = False, dropout: float = 0.0, backend=None,
+                 **cell_options):
+        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
+            raise ValueError(f"FastWeights: num_layers must be a positive integer; "
+                             f"got {num_layers!r}")
+        cells = [FastWeightsCell(input_size if k == 0 else hidden_size, hidden_size,
+                                 backend=backend, **cell_options)
+                 for k in range(num_layers)]
+        super().__init__(cells, dropout=dropout, batch_first=batch_first)
 
 
 # ---- the paper's four models, by name --------------------------------------------

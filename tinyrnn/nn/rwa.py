@@ -37,8 +37,9 @@ from ..tensor import Tensor
 from . import init
 from .layers import empty_parameter
 from .module import Module
+from .recurrent import Recurrent
 
-__all__ = ["RWACell", "M_START"]
+__all__ = ["RWACell", "RWA", "M_START"]
 
 # The running maximum starts at a large negative *finite* number, not -inf.
 # With -inf, any step that leaves m where it started (a padded step that does
@@ -134,6 +135,44 @@ class RWACell(Module):
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}"
+
+
+class RWA(Recurrent):
+    """A stack of ``num_layers`` RWA cells run over a whole sequence.
+
+    ``RWA(input_size, hidden_size, num_layers=1, *, batch_first=False,
+    dropout=0.0, backend=None)``: x (T, B, I) -> (output (T, B, H), states),
+    ``states`` a list of one (n, d, m, h) per layer, to pass back in (after
+    ``detach_state``) for the next truncated-BPTT chunk. Cell k's parameters
+    are the layer's ``weight_u_l<k>``, ``bias_u_l<k>``, ``weight_g_l<k>``,
+    ``bias_g_l<k>``, ``weight_a_l<k>`` and ``s_l<k>``; see :class:`RWACell`.
+
+    ``forward(x, state, return_weights=True)`` also returns each layer's
+    log-weights a_t, a list of (T, B, H) tensors ((B, T, H) with
+    ``batch_first``), detached, for plotting what the network attends to.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
+                 batch_first: bool = False, dropout: float = 0.0, backend=None):
+        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
+            raise ValueError(f"RWA: num_layers must be a positive integer; got {num_layers!r}")
+        cells = [RWACell(input_size if k == 0 else hidden_size, hidden_size, backend=backend)
+                 for k in range(num_layers)]
+        super().__init__(cells, dropout=dropout, batch_first=batch_first)
+
+    def forward(self, x: Tensor, state=None, return_weights: bool = False):
+        if not return_weights:
+            return super().forward(x, state)
+        for cell in self.cells:
+            cell.record_weights, cell.log_weights = True, []
+        try:
+            out, states = super().forward(x, state)
+            weights = [ops.stack(cell.log_weights, axis=1 if self.batch_first else 0)
+                       for cell in self.cells]
+        finally:
+            for cell in self.cells:
+                cell.record_weights, cell.log_weights = False, []
+        return out, states, weights
 
 
 # ---- argument checks shared by the cells in this package ------------------------
