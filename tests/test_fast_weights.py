@@ -251,7 +251,8 @@ def test_bad_input(backend):
     ("inner_steps", 0, r"inner_steps \(S\) must be an integer >= 1; got 0"),
     ("inner_steps", 1.5, "inner_steps"),
     ("inner_steps", True, "inner_steps"),
-    ("nonlinearity", "sigmoid", r"unknown nonlinearity 'sigmoid'; expected one of \['relu', 'tanh'\]"),
+    ("nonlinearity", "sigmoid",
+     r"unknown nonlinearity 'sigmoid'; expected one of \['relu', 'tanh'\]"),
 ])
 def test_bad_options(option, value, message):
     with pytest.raises(ValueError, match="FastWeightsCell: " + message):

@@ -224,7 +224,8 @@ def test_chunked_equals_one_long_run(backend):
 # ---- bad input ----------------------------------------------------------------------
 def test_bad_input(backend):
     cell = RWACell(I, H)
-    with pytest.raises(ValueError, match=r"RWACell: input of shape \(2, 5\); expected \(batch, 3\)"):
+    with pytest.raises(ValueError,
+                       match=r"RWACell: input of shape \(2, 5\); expected \(batch, 3\)"):
         cell(tinyrnn.zeros(2, 5))
     with pytest.raises(ValueError, match="RWACell: input of shape"):
         cell(tinyrnn.zeros(4, 2, 3))                     # a sequence is not a step

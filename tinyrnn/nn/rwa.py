@@ -72,7 +72,9 @@ class RWACell(Module):
 
     ``cell(x, state=None) -> (h, (n, d, m, h))`` with x (B, I) and h, n, d,
     m all (B, H); see the module docstring for the equations. Only the ratio
-    n / d matters: n and d alone depend on the reference point m.
+    n / d matters: n and d alone depend on the reference point m, which is
+    detached, so gradients are exact for h and anything computed from it but
+    not for n or d used on their own.
 
     To look at what the cell attends to, set ``record_weights = True``: each
     step then appends its log-weights a_t (B, H), detached, to the list
