@@ -290,11 +290,15 @@ def _host_array(data, dtype):
             raise TypeError(f"tensor: unknown dtype {dtype!r}; expected a name such as "
                             "'float32', 'float64', 'int64' or 'bool'") from None
         return np.asarray(data, dtype=dtype)
-    arr = np.asarray(data)
+    try:
+        arr = np.asarray(data)
+    except ValueError as err:                  # ragged nested lists
+        raise ValueError(f"tensor: cannot make a tensor from this data: {err}") from None
+    if arr.dtype.kind not in "biuf":           # bool, int, unsigned, float
+        raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} data "
+                        f"(NumPy dtype {arr.dtype}); expected numbers or booleans")
     if arr.dtype == np.float64 and not isinstance(data, (np.ndarray, np.generic)):
         arr = arr.astype(np.float32)           # Python literals default to float32
-    if arr.dtype == object:
-        raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} data")
     return arr
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from ..tensor import Tensor
 from .arithmetic import Add, Sub, Mul, Div, Neg, Pow, Maximum, Minimum, Where
 from .unary import Exp, Log, Sqrt, Tanh, Sigmoid, Relu, Clip
-from .reduce import Sum, Mean, Max, Min, LogSumExp
+from .reduce import Sum, Mean, Max, Min, LogSumExp, normalize_axes
 from .linalg import MatMul
 from .shape import Reshape, Permute, BroadcastTo, GetItem, Take, Concat, Stack, Split
 from .nn import Softmax, LogSoftmax, CrossEntropy, LayerNorm, Dropout
@@ -308,7 +308,9 @@ def concat(tensors, axis: int = 0) -> Tensor:
     """Join tensors along an existing axis; the other axes must agree."""
     tensors = _same_rank(tensors, "concat")
     first = tensors[0].shape
-    ax = axis % builtins.max(len(first), 1)
+    if not -len(first) <= axis < len(first):
+        raise ValueError(f"concat: axis {axis} is out of range for tensors of shape {first}")
+    ax = axis % len(first)
     for t in tensors[1:]:
         if len(t.shape) != len(first) or builtins.any(
                 a != b for i, (a, b) in enumerate(zip(t.shape, first)) if i != ax):
@@ -319,6 +321,10 @@ def concat(tensors, axis: int = 0) -> Tensor:
 def stack(tensors, axis: int = 0) -> Tensor:
     """Stack equally shaped tensors along a new axis."""
     tensors = _same_rank(tensors, "stack")
+    ndim = tensors[0].ndim
+    if not -(ndim + 1) <= axis <= ndim:
+        raise ValueError(f"stack: axis {axis} is out of range for stacking tensors of "
+                         f"shape {tensors[0].shape} (expected {-(ndim + 1)} <= axis <= {ndim})")
     for t in tensors[1:]:
         if t.shape != tensors[0].shape:
             raise ValueError(f"stack: all tensors need the same shape; got "
@@ -329,6 +335,8 @@ def stack(tensors, axis: int = 0) -> Tensor:
 def split(x: Tensor, split_size_or_sections, axis: int = 0) -> tuple:
     """Cut x along ``axis``: into pieces of one size (the last may be shorter),
     or into the listed sizes, which must add up to the axis length."""
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"split: axis {axis} is out of range for shape {x.shape}")
     n = x.shape[axis]
     if isinstance(split_size_or_sections, int):
         step = split_size_or_sections
@@ -345,10 +353,12 @@ def split(x: Tensor, split_size_or_sections, axis: int = 0) -> tuple:
 
 # ---- neural-network ops --------------------------------------------------------
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    (axis,) = normalize_axes(axis, x.ndim, "softmax")
     return Softmax.apply(x, axis=axis)
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    (axis,) = normalize_axes(axis, x.ndim, "log_softmax")
     return LogSoftmax.apply(x, axis=axis)
 
 
