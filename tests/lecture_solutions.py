@@ -6,7 +6,11 @@ short description of a typical mistake to source code making that mistake.
 The solutions are ordinary functions and classes in this module and the
 cell source is taken with ``inspect.getsource``; each wrong answer is the
 solution with one targeted edit, so it differs from the right one in exactly
-the way the description says.
+the way the description says. The part a student writes sits between the
+comments ``# -- begin solution --`` and ``# -- end solution --``; the stub in
+the notebook is the same code with that part replaced by a hint and
+``raise NotImplementedError``, so the given parts (forward passes, caches)
+are identical in both.
 """
 from __future__ import annotations
 
@@ -18,13 +22,48 @@ SOLUTIONS: dict[str, str] = {}
 WRONG_ANSWERS: dict[str, dict[str, str]] = {}
 
 
-def _register(obj, wrong: dict[str, tuple[str, str]]):
-    """Record ``obj``'s source as the solution and derive each wrong answer by
-    replacing one exact snippet (which must occur exactly once)."""
+def _register(name: str, obj, wrong: dict[str, tuple[str, str]]):
+    """Record ``obj``'s source as the solution of exercise ``name`` and derive
+    each wrong answer by replacing one exact snippet (which must occur once)."""
     source = inspect.getsource(obj)
-    SOLUTIONS[obj.__name__] = source
-    WRONG_ANSWERS[obj.__name__] = {}
+    SOLUTIONS[name] = source
+    WRONG_ANSWERS[name] = {}
     for why, (old, new) in wrong.items():
-        assert source.count(old) == 1, f"{obj.__name__}: {old!r} must occur exactly once"
-        WRONG_ANSWERS[obj.__name__][why] = source.replace(old, new)
+        assert source.count(old) == 1, f"{name}: {old!r} must occur exactly once"
+        WRONG_ANSWERS[name][why] = source.replace(old, new)
     return obj
+
+
+# ---- lecture 03: softmax backward, as a tinyrnn Function ----------------------
+import tinyrnn as tr  # noqa: E402
+
+
+class MySoftmax(tr.Function):
+    """y = softmax(x) along the last axis.   x (..., C) -> y (..., C)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        xp = ctx.xp
+        e = xp.exp(x - xp.max(x, axis=-1, keepdims=True))   # subtracting the max: no overflow
+        y = e / xp.sum(e, axis=-1, keepdims=True)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        xp = ctx.xp
+        (y,) = ctx.saved
+        # -- begin solution --
+        # dx_j = sum_i dy_i dy_i/dx_j = sum_i dy_i y_i (delta_ij - y_j) = y_j (dy_j - <dy, y>)
+        return y * (dy - xp.sum(dy * y, axis=-1, keepdims=True))
+        # -- end solution --
+
+
+_register("softmax_backward", MySoftmax, {
+    "missing-factor-y": ("return y * (dy - xp.sum(dy * y, axis=-1, keepdims=True))",
+                         "return dy - xp.sum(dy * y, axis=-1, keepdims=True)"),
+    "elementwise-like-sigmoid": ("return y * (dy - xp.sum(dy * y, axis=-1, keepdims=True))",
+                                 "return dy * y * (1 - y)"),
+    "summed-over-the-batch-axis": ("xp.sum(dy * y, axis=-1, keepdims=True))",
+                                   "xp.sum(dy * y, axis=0, keepdims=True))"),
+})

@@ -88,6 +88,12 @@ def _stdout(cell) -> str:
                    if o.get("output_type") == "stream")
 
 
+def _fresh(cell):
+    """A copy of ``cell`` without outputs, safe to execute and modify."""
+    return nbformat.from_dict(dict(cell, outputs=[], execution_count=None,
+                                   metadata=dict(cell.get("metadata", {}))))
+
+
 def _tags(cell) -> list:
     return cell.get("metadata", {}).get("tags", [])
 
@@ -145,12 +151,19 @@ def test_notebook_runs_top_to_bottom(path, kernel_specs):
 
 # ---- the exercises -----------------------------------------------------------
 class _ExerciseKernel:
-    """One kernel per notebook with its ``exercise-setup`` cells already run."""
+    """One kernel per notebook with its ``exercise-setup`` cells already run.
+
+    The kernel executes a scratch notebook of its own (the setup cells, then
+    one slot for the exercise and one for its check), never the notebook read
+    from disk, so substitutions cannot leak from one run into the next.
+    """
 
     def __init__(self, path: Path, kernel_specs):
         self.nb = _read(path)
-        setup = [c for c in self.nb.cells if "exercise-setup" in _tags(c)]
-        self.client = _client(self.nb, path.parent, kernel_specs)
+        setup = [_fresh(c) for c in self.nb.cells if "exercise-setup" in _tags(c)]
+        self._n_setup = len(setup)
+        self.scratch = nbformat.v4.new_notebook(cells=list(setup))
+        self.client = _client(self.scratch, path.parent, kernel_specs)
         self._ctx = self.client.setup_kernel(env=_kernel_env())
         self._ctx.__enter__()
         for i, cell in enumerate(setup):
@@ -166,13 +179,12 @@ class _ExerciseKernel:
     def run(self, name: str, source: str | None) -> str:
         """Run the exercise cell (with ``source`` in place of the stub when given),
         then the check cell; return the check's printed output."""
-        exercise, check = self.cells(name)
-        exercise = nbformat.from_dict(dict(exercise, outputs=[]))
+        exercise, check = (_fresh(c) for c in self.cells(name))
         if source is not None:
             exercise.source = source
-        check = nbformat.from_dict(dict(check, outputs=[]))
-        self.client.execute_cell(exercise, 0)
-        self.client.execute_cell(check, 1)
+        self.scratch.cells[:] = self.scratch.cells[:self._n_setup] + [exercise, check]
+        self.client.execute_cell(exercise, self._n_setup)
+        self.client.execute_cell(check, self._n_setup + 1)
         return _stdout(check)
 
     def close(self):
