@@ -25,3 +25,5 @@ from . import gradcheck
 float32 = "float32"
 float64 = "float64"
 int64 = "int64"
+
+from . import nn, optim  # noqa: E402  (after the engine they build on)
