@@ -206,3 +206,36 @@ def test_outputs_and_grads_stay_on_the_backend(case, backend):
         if isinstance(x, tr.Tensor) and x.grad is not None:
             assert_lives_on(x.grad.data, be, f"{case.name} grad of input {k}")
             assert x.grad.shape == x.shape and x.grad.dtype == x.dtype
+
+
+# ---- float32 discipline: nothing is promoted to float64 on the way ----------------------
+@pytest.fixture
+def no_float64(monkeypatch):
+    """array_api_strict's "no_float64" device, which refuses any float64 array,
+    installed as the default backend for one test."""
+    xs = pytest.importorskip("array_api_strict")
+    be = tr.Backend("strict", xs, xs.Device("no_float64"))
+    monkeypatch.setitem(backend_module._backends, "no_float64", be)
+    monkeypatch.setattr(backend_module, "_default", "no_float64")
+    return be
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_float32_forward_and_backward_never_make_float64(case, no_float64, monkeypatch):
+    monkeypatch.setattr(backend_module, "_default", "numpy")
+    inputs = case.make_inputs()                       # float64 on NumPy, then cast
+    monkeypatch.setattr(backend_module, "_default", "no_float64")
+    inputs = [tr.tensor(x.numpy().astype(np.float32) if x.numpy().dtype == np.float64
+                        else x.numpy(), backend=no_float64, requires_grad=x.requires_grad)
+              if isinstance(x, tr.Tensor) else x for x in inputs]
+    out = case.fn(*inputs)
+    outs = [o for o in (out if isinstance(out, (tuple, list)) else [out])
+            if isinstance(o, tr.Tensor)]
+    loss = None
+    for o in outs:
+        if o.requires_grad:
+            loss = o.sum() if loss is None else loss + o.sum()
+    loss.backward()
+    for x in inputs:
+        if isinstance(x, tr.Tensor) and x.grad is not None:
+            assert x.grad.dtype == x.dtype
