@@ -368,3 +368,17 @@ def test_charlm_options_and_bad_ids():
         model(tr.tensor(np.full((2, 1), 5, dtype=np.int64)))
     with pytest.raises(ValueError, match="make_cell: unknown cell 'lsmt'"):
         nn.CharLM(5, cell="lsmt")
+
+
+def test_moving_a_layer_moves_its_cells():
+    """Layer and cells share Parameter objects, so .to() and .double() reach both."""
+    layer = nn.LSTM(I, H, num_layers=2)
+    x = np.random.default_rng(6).standard_normal((T, B, I)).astype(np.float32)
+    expected = layer(tr.tensor(x))[0].numpy()
+    layer.to("strict")
+    assert all(c.weight_ih.backend.name == "strict" for c in layer.cells)
+    out, _ = layer(tr.tensor(x, backend="strict"))
+    assert out.backend.name == "strict"
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-5, atol=1e-6)
+    layer.double()
+    assert str(layer.cells[1].weight_hh.dtype).endswith("float64")
