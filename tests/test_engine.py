@@ -314,21 +314,26 @@ def test_float32_is_the_default(backend):
         assert t.dtype == f32
 
 
-@pytest.mark.parametrize("make", [
-    lambda x: x * 2.5, lambda x: 2.5 * x, lambda x: x + 1, lambda x: 1.0 - x,
-    lambda x: x / 3.0, lambda x: 3.0 / x, lambda x: x ** 2, lambda x: x ** 0.5,
-    lambda x: tr.maximum(x, 0.1), lambda x: tr.minimum(0.1, x),
-    lambda x: tr.where(x > 1.0, x, 0.0), lambda x: x.clip(0.5, 1.5),
-    lambda x: x * np.float64(2.5), lambda x: np.float64(2.5) * x,
-    lambda x: x + np.float64(1.0), lambda x: x / np.float64(3.0),
-    lambda x: x ** np.float64(2.0), lambda x: tr.maximum(x, np.float64(0.1)),
-    lambda x: tr.where(x > 1.0, x, np.float64(0.0)),
-    lambda x: x.clip(np.float64(0.5), np.float64(1.5)),
-    lambda x: x * np.int64(2), lambda x: x + [1.0, 2.0, 3.0],
-], ids=lambda f: "")
-def test_scalars_do_not_promote_float32(backend, make):
+SCALAR_OPERANDS = {
+    "mul": lambda x: x * 2.5, "rmul": lambda x: 2.5 * x, "add_int": lambda x: x + 1,
+    "rsub": lambda x: 1.0 - x, "div": lambda x: x / 3.0, "rdiv": lambda x: 3.0 / x,
+    "pow_int": lambda x: x ** 2, "pow_float": lambda x: x ** 0.5,
+    "maximum": lambda x: tr.maximum(x, 0.1), "minimum": lambda x: tr.minimum(0.1, x),
+    "where": lambda x: tr.where(x > 1.0, x, 0.0), "clip": lambda x: x.clip(0.5, 1.5),
+    "np_mul": lambda x: x * np.float64(2.5), "np_rmul": lambda x: np.float64(2.5) * x,
+    "np_add": lambda x: x + np.float64(1.0), "np_div": lambda x: x / np.float64(3.0),
+    "np_pow": lambda x: x ** np.float64(2.0),
+    "np_maximum": lambda x: tr.maximum(x, np.float64(0.1)),
+    "np_where": lambda x: tr.where(x > 1.0, x, np.float64(0.0)),
+    "np_clip": lambda x: x.clip(np.float64(0.5), np.float64(1.5)),
+    "np_int": lambda x: x * np.int64(2), "list": lambda x: x + [1.0, 2.0, 3.0],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCALAR_OPERANDS))
+def test_scalars_do_not_promote_float32(backend, name):
     x = tr.tensor([0.5, 1.0, 2.0], requires_grad=True)
-    y = make(x)
+    y = SCALAR_OPERANDS[name](x)
     assert y.dtype == x.dtype
     y.sum().backward()
     assert x.grad.dtype == x.dtype
