@@ -41,7 +41,12 @@ class MatMul(Function):
             if a.ndim == 1:
                 da = xp.reshape(xp.sum(xp.reshape(da, (-1, a.shape[0])), axis=0), a.shape)
         if ctx.needs_input_grad[1]:
-            db = xp.matmul(xp.matrix_transpose(a2), dy)
+            if b2.ndim == 2 and a2.ndim > 2:     # one matrix applied to a batch (Linear on
+                # (T, B, K)): sum over the batch inside ONE product, not T products + a sum
+                db = xp.matmul(xp.matrix_transpose(xp.reshape(a2, (-1, a2.shape[-1]))),
+                               xp.reshape(dy, (-1, dy.shape[-1])))
+            else:
+                db = xp.matmul(xp.matrix_transpose(a2), dy)
             if b.ndim == 1:
                 db = xp.reshape(xp.sum(xp.reshape(db, (-1, b.shape[0])), axis=0), b.shape)
         return da, db
