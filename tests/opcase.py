@@ -57,7 +57,9 @@ class OpCase:
     name : a unique, readable test id, e.g. ``"add_broadcast_col_row"``.
     fn : takes the inputs, returns a Tensor or a tuple of Tensors.
     make_inputs : returns the list of inputs (tensors and constants).
-    check : extra keyword arguments for ``tinyrnn.gradcheck`` (atol, eps ...).
+    check : extra keyword arguments for ``tinyrnn.gradcheck`` (atol, eps ...);
+        ``{"fast": True}`` for a case too big for the element-wise check (every
+        case is also run in fast mode anyway).
     """
 
     op: type | tuple
