@@ -178,8 +178,9 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1
     index, the analytic and the numeric value (returns False instead when
     ``raise_exception=False``).
     """
-    # A stream of its own: default_rng(seed) would draw u equal to inputs made
-    # by tinyrnn.manual_seed(seed); randn, and hide exactly the symmetric mistakes.
+    # A stream of its own: default_rng(seed) would draw a u equal to inputs that
+    # tinyrnn.randn drew right after manual_seed(seed) -- and u = a makes a^T u
+    # symmetric, hiding exactly the transposition mistakes u is there to catch.
     rng = np.random.default_rng([seed, _UPSTREAM_STREAM])
     inputs = _to_float64(inputs)
     if not any(getattr(x, "requires_grad", False) for x in inputs):

@@ -100,6 +100,9 @@ class Take(Function):
 
     dx = zeros, then dx[indices[k]] += dy[k] for every k: a *scatter-add*,
     because an index that appears twice received the gradient twice.
+
+    ``op`` names the caller in errors; ``negative=False`` refuses negative
+    indices (token ids are never negative: -1 is a bug, not "the last row").
     """
 
     @staticmethod
