@@ -67,3 +67,31 @@ _register("softmax_backward", MySoftmax, {
     "summed-over-the-batch-axis": ("xp.sum(dy * y, axis=-1, keepdims=True))",
                                    "xp.sum(dy * y, axis=0, keepdims=True))"),
 })
+
+
+# ---- lecture 04: one step of a vanilla RNN, backward (NumPy, PyTorch layout) ---
+def rnn_step_backward(dh, cache):
+    """Backward of h = tanh(x W_ih^T + b_ih + h_prev W_hh^T + b_hh).
+
+    dh (B, H) is dL/dh; cache = (x (B, I), h_prev (B, H), W_ih (H, I), W_hh (H, H), h (B, H)).
+    Returns dx (B, I), dh_prev (B, H), dW_ih (H, I), dW_hh (H, H), db_ih (H,), db_hh (H,).
+    """
+    x, h_prev, W_ih, W_hh, h = cache
+    # -- begin solution --
+    da = dh * (1 - h * h)              # through tanh, written with its output h
+    dx = da @ W_ih                     # a = x W_ih^T + ...  =>  dx = da W_ih
+    dh_prev = da @ W_hh
+    dW_ih = da.T @ x                   # one outer product per example, summed over the batch
+    dW_hh = da.T @ h_prev
+    db_ih = da.sum(axis=0)             # the biases were broadcast over the batch
+    db_hh = da.sum(axis=0)
+    # -- end solution --
+    return dx, dh_prev, dW_ih, dW_hh, db_ih, db_hh
+
+
+_register("rnn_step_backward", rnn_step_backward, {
+    "forgot-the-tanh-derivative": ("da = dh * (1 - h * h)", "da = dh"),
+    "transposed-recurrent-weight-gradient": ("dW_hh = da.T @ h_prev", "dW_hh = h_prev.T @ da"),
+    "transposed-weight-for-dh_prev": ("dh_prev = da @ W_hh", "dh_prev = da @ W_hh.T"),
+    "bias-not-summed-over-the-batch": ("db_ih = da.sum(axis=0)", "db_ih = da"),
+})

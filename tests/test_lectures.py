@@ -149,6 +149,24 @@ def test_notebook_runs_top_to_bottom(path, kernel_specs):
             assert "NOT IMPLEMENTED YET" in out and "PASSED" not in out, out
 
 
+WITH_EXERCISES = sorted({path for path, _ in EXERCISES})
+
+
+@pytest.mark.parametrize("path", WITH_EXERCISES, ids=lambda p: p.stem)
+def test_notebook_runs_with_every_exercise_solved(path, kernel_specs):
+    """With the reference solutions in place every check passes, and the cells
+    that build on the exercises (e.g. BPTT with the student's step) run too."""
+    nb = _read(path)
+    for cell in nb.cells:
+        if "exercise" in _tags(cell):
+            cell.source = lecture_solutions.SOLUTIONS[cell.metadata["exercise"]]
+    _client(nb, path.parent, kernel_specs).execute(env=_kernel_env())
+    for cell in nb.cells:
+        if "exercise-check" in _tags(cell):
+            assert "PASSED" in _stdout(cell), _stdout(cell)
+    assert "Finish the exercise" not in "".join(_stdout(c) for c in nb.cells)
+
+
 # ---- the exercises -----------------------------------------------------------
 class _ExerciseKernel:
     """One kernel per notebook with its ``exercise-setup`` cells already run.
