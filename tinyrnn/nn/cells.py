@@ -239,17 +239,22 @@ class LSTMCell(_Cell):
         self._check_input(x)
         h, c = self._check_pair(self.initial_state(x.shape[0]) if state is None else state,
                                 x.shape[0])
-        a = self._affine(x, self.weight_ih, self.bias_ih) \
-            + self._affine(h, self.weight_hh, self.bias_hh)
-        if self.layer_norm:
-            a = self._norm_gates(a, 0, 4)
-        a_i, a_f, a_g, a_o = ops.split(a, self.hidden_size, axis=1)
-        i, f, g, o = ops.sigmoid(a_i), ops.sigmoid(a_f), ops.tanh(a_g), ops.sigmoid(a_o)
+        i, f, g, o = self.gate_values(x, h)
         c = f * c + i * g
         c_out = ops.layer_norm(c, self.ln_cell_weight, self.ln_cell_bias) \
             if self.layer_norm else c
         h = o * ops.tanh(c_out)
         return h, (h, c)
+
+    def gate_values(self, x: Tensor, h: Tensor) -> tuple:
+        """The gate activations ``forward`` uses: x (B, I), h (B, H) -> (i, f, g, o),
+        each (B, H). Public so that one can look at them (:func:`tinyrnn.viz.trace`)."""
+        a = self._affine(x, self.weight_ih, self.bias_ih) \
+            + self._affine(h, self.weight_hh, self.bias_hh)
+        if self.layer_norm:
+            a = self._norm_gates(a, 0, 4)
+        a_i, a_f, a_g, a_o = ops.split(a, self.hidden_size, axis=1)
+        return ops.sigmoid(a_i), ops.sigmoid(a_f), ops.tanh(a_g), ops.sigmoid(a_o)
 
     def extra_repr(self) -> str:
         s = super().extra_repr()
@@ -287,6 +292,13 @@ class GRUCell(_Cell):
         self._check_input(x)
         h = self.initial_state(x.shape[0]) if state is None else state
         self._check_hidden(h, "h", x.shape[0])
+        r, z, n = self.gate_values(x, h)
+        h = n + z * (h - n)                                     # = (1 - z) * n + z * h
+        return h, h
+
+    def gate_values(self, x: Tensor, h: Tensor) -> tuple:
+        """The gate activations ``forward`` uses: x (B, I), h (B, H) -> (r, z, n),
+        each (B, H). Public so that one can look at them (:func:`tinyrnn.viz.trace`)."""
         H = self.hidden_size
         gi = self._affine(x, self.weight_ih, self.bias_ih)      # (B, 3H): [x_r | x_z | x_n]
         gh = self._affine(h, self.weight_hh, self.bias_hh)      # (B, 3H): [h_r | h_z | h_n]
@@ -299,6 +311,4 @@ class GRUCell(_Cell):
         a_n = gi_n + r * gh_n
         if self.layer_norm:
             a_n = self._norm_gates(a_n, 2, 1)
-        n = ops.tanh(a_n)
-        h = n + z * (h - n)                                     # = (1 - z) * n + z * h
-        return h, h
+        return r, z, ops.tanh(a_n)
