@@ -147,9 +147,11 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **kwargs):
         """Run the op on tensors (and constants) and record it for backward."""
+        # One pass over the inputs gathers everything the node needs (this is
+        # the hot path of every op: a tiny RNN step runs it hundreds of times).
         backend = None
-        arrays = []
-        requires_grad = False
+        arrays, needs, versions = [], [], []
+        generation = 0
         for x in inputs:
             if isinstance(x, Tensor):
                 if backend is None:
@@ -159,34 +161,35 @@ class Function:
                                        f"backends ({backend.name} and {x.backend.name}); "
                                        "move them with .to(backend) first")
                 arrays.append(x.data)
-                requires_grad = requires_grad or x.requires_grad
+                needs.append(x.requires_grad)
+                versions.append(x._version)
+                if x._node is not None and x._node.generation > generation:
+                    generation = x._node.generation
             else:
                 arrays.append(x)
+                needs.append(False)
+                versions.append(0)
         if backend is None:
             raise TypeError(f"{cls.__name__.lower()}: expected at least one Tensor input")
         ctx = Context(cls, backend)
         out = cls.forward(ctx, *arrays, **kwargs)
-        record = requires_grad and _grad_enabled
-        if isinstance(out, tuple):
-            outs = tuple(Tensor._make(o, backend, record) for o in out)
-        else:
-            outs = (Tensor._make(out, backend, record),)
+        record = _grad_enabled and True in needs
+        multiple = isinstance(out, tuple)
+        outs = tuple([Tensor._make(o, backend, record) for o in out]) if multiple else \
+            (Tensor._make(out, backend, record),)
         if record:
             ctx.inputs = inputs
-            ctx.needs_input_grad = tuple(isinstance(x, Tensor) and x.requires_grad
-                                         for x in inputs)
-            ctx.versions = tuple(x._version if isinstance(x, Tensor) else 0 for x in inputs)
-            ctx.generation = 1 + max((x._node.generation for x in inputs
-                                      if isinstance(x, Tensor) and x._node is not None),
-                                     default=0)
-            ctx.outputs = tuple(weakref.ref(o) for o in outs)
-            ctx.out_meta = tuple((o.shape, o.data.dtype) for o in outs)
+            ctx.needs_input_grad = tuple(needs)
+            ctx.versions = tuple(versions)
+            ctx.generation = generation + 1
+            ctx.outputs = tuple([weakref.ref(o) for o in outs])
+            ctx.out_meta = tuple([(tuple(o.data.shape), o.data.dtype) for o in outs])
             ctx.out_grads = [None] * len(outs)
             ctx.queued = False
             ctx.freed = False
             for k, o in enumerate(outs):
                 o._node, o._out_index = ctx, k
-        return outs if isinstance(out, tuple) else outs[0]
+        return outs if multiple else outs[0]
 
 
 def _check_versions(ctx) -> None:
