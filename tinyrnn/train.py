@@ -315,6 +315,7 @@ def unflatten_state(structure, leaves: list):
 # ---------------------------------------------------------------------------
 # The trainer
 # ---------------------------------------------------------------------------
+PLOT_EVERY = 30.0     # seconds between redraws of loss.png during a run
 HISTORY = ("step", "epoch", "train_loss", "val_loss", "learning_rate", "chars_per_sec",
            "time_s")
 
@@ -358,6 +359,10 @@ class Trainer:
         self.last_saved = None          # (path, step) of the newest good checkpoint
         if resume:
             self._restore(*resume)
+        self.total_steps = self.chunks_per_epoch * cfg.max_epochs
+        if cfg.max_steps is not None:
+            self.total_steps = min(self.total_steps, cfg.max_steps)
+        self._plotted_at = (-math.inf, None)     # (time, step) of the last plot
         self.stop_reason = None         # "interrupt" (Ctrl-C) or "time" (--max-time)
 
     # ---- one step and one evaluation -------------------------------------
@@ -429,9 +434,7 @@ class Trainer:
         0: finished; 130: stopped by Ctrl-C (after saving). Divergence raises Diverged.
         """
         cfg = self.cfg
-        total = self.chunks_per_epoch * cfg.max_epochs
-        if cfg.max_steps is not None:
-            total = min(total, cfg.max_steps)
+        total = self.total_steps
         self.say(f"training a {cfg.num_layers}-layer {cfg.model} of {cfg.rnn_size} units "
                  f"({self.model.num_parameters():,} parameters) on {self.data.description}: "
                  f"{len(self.vocab)} distinct chars, {self.chunks_per_epoch} steps per "
@@ -462,7 +465,10 @@ class Trainer:
                         bar.set_postfix_str(f"epoch {self.epoch}, loss {loss:.3f}, "
                                             f"{inputs.size / seconds:,.0f} chars/s")
                         if self.step % cfg.eval_every == 0:
-                            self.validate_and_save()
+                            # The plot takes ~0.2 s to draw: redraw it at most
+                            # every PLOT_EVERY seconds, and at the end.
+                            self.validate_and_save(plot=time.perf_counter()
+                                                   - self._plotted_at[0] >= PLOT_EVERY)
                             evaluated_at = self.step
                         if cfg.max_time is not None and not self.stop_reason and \
                                 time.perf_counter() - started >= cfg.max_time:
@@ -471,8 +477,10 @@ class Trainer:
                             break
                 if evaluated_at != self.step:
                     self.validate_and_save()
+                elif self._plotted_at[1] != self.step:
+                    self.write_log(plot=True)
         except Diverged:
-            self.write_log()
+            self.write_log(plot=True)
             raise
         finally:
             bar.close()
@@ -489,8 +497,8 @@ class Trainer:
                                         self.optimizer.lr, chars_per_sec, elapsed)):
             h[key].append(value)
 
-    def validate_and_save(self) -> None:
-        """Validation loss, a sample, and the checkpoints, log and plot."""
+    def validate_and_save(self, plot: bool = True) -> None:
+        """Validation loss, a sample, and the checkpoints, log (and plot)."""
         val = self.evaluate()
         if self.history["step"] and self.history["step"][-1] == self.step:
             self.history["val_loss"][-1] = val
@@ -508,7 +516,7 @@ class Trainer:
             self.save(os.path.join(self.cfg.checkpoint_dir, "best.npz"))
         self.save(latest)
         self.last_saved = (latest, self.step)
-        self.write_log()
+        self.write_log(plot)
 
     def say(self, message: str) -> None:
         from tqdm import tqdm
@@ -569,8 +577,8 @@ class Trainer:
         self.last_saved = (path, self.step)
 
     # ---- log and plot ----------------------------------------------------------
-    def write_log(self) -> None:
-        """``log.csv`` and ``loss.png`` beside the checkpoints."""
+    def write_log(self, plot: bool = True) -> None:
+        """``log.csv`` (and ``loss.png`` if ``plot``) beside the checkpoints."""
         path = os.path.join(self.cfg.checkpoint_dir, "log.csv")
         rows = zip(*(self.history[k] for k in HISTORY))
         with checkpoint.atomic_open(path, "w", newline="", encoding="utf-8") as f:
@@ -580,9 +588,11 @@ class Trainer:
                 writer.writerow(["" if isinstance(v, float) and math.isnan(v) else
                                  (f"{v:.6g}" if k in ("chars_per_sec", "time_s") else v)
                                  for k, v in zip(HISTORY, row)])
-        plot_losses(self.history, os.path.join(self.cfg.checkpoint_dir, "loss.png"),
-                    title=f"{self.cfg.num_layers}-layer {self.cfg.model}, "
-                          f"{self.cfg.rnn_size} units")
+        if plot:
+            plot_losses(self.history, os.path.join(self.cfg.checkpoint_dir, "loss.png"),
+                        title=f"{self.cfg.num_layers}-layer {self.cfg.model}, "
+                              f"{self.cfg.rnn_size} units")
+            self._plotted_at = (time.perf_counter(), self.step)
 
 
 def plot_losses(history: dict, path: str, title: str = "") -> bool:
@@ -600,7 +610,7 @@ def plot_losses(history: dict, path: str, title: str = "") -> bool:
     steps = np.asarray(history["step"])
     train = np.asarray(history["train_loss"], dtype=float)
     val = np.asarray(history["val_loss"], dtype=float)
-    fig = Figure(figsize=(7, 4), layout="constrained")
+    fig = Figure(figsize=(7, 4))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     if len(steps):

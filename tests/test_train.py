@@ -1,0 +1,242 @@
+"""The char-LM training loop (tinyrnn.train): learning, exact resume, divergence,
+interrupted checkpoint writes, Ctrl-C, logs. Tiny models on tiny texts."""
+import math
+import os
+import signal
+
+import numpy as np
+import pytest
+
+import tinyrnn
+from tinyrnn import checkpoint
+from tinyrnn.train import (MODELS, Diverged, TrainConfig, TrainError, Trainer, flatten_state,
+                           prepare_data, read_checkpoint, resolve_config, unflatten_state)
+
+
+def small_text(lines: int = 60) -> str:
+    """A deterministic code-like text with a small vocabulary."""
+    rng = np.random.default_rng(0)
+    words = ["def", "return", "self", "x", "y", "(", ")", ":", "=", "+", "if", "else"]
+    return "".join(" ".join(rng.choice(words, size=rng.integers(2, 7))) + "\n"
+                   for _ in range(lines))
+
+
+@pytest.fixture
+def text_file(tmp_path):
+    path = tmp_path / "input.txt"
+    path.write_text(small_text(), encoding="utf-8")
+    return str(path)
+
+
+def config(text_file, folder, **options) -> TrainConfig:
+    base = dict(data=text_file, rnn_size=8, num_layers=2, batch_size=4, seq_length=8,
+                eval_every=5, sample_length=10, checkpoint_dir=str(folder), seed=7)
+    return TrainConfig(**{**base, **options})
+
+
+def resume(folder, **options) -> Trainer:
+    """A Trainer continuing the run in ``folder`` (as --init-from does)."""
+    cfg, ckpt = resolve_config({"init_from": os.path.join(folder, "latest.npz"), **options})
+    return Trainer(cfg, ckpt)
+
+
+def snapshot(folder) -> tuple[dict, dict]:
+    arrays, meta = checkpoint.load(os.path.join(folder, "latest.npz"))
+    return arrays, meta
+
+
+# ---------------------------------------------------------------------------
+def test_training_learns_a_repetitive_text(tmp_path):
+    path = tmp_path / "hello.txt"
+    path.write_text("hello world, hello tinyrnn!\n" * 60, encoding="utf-8")
+    cfg = TrainConfig(data=str(path), rnn_size=16, num_layers=1, batch_size=4,
+                      seq_length=16, learning_rate=1e-2, max_steps=60, eval_every=30,
+                      sample_length=0, checkpoint_dir=str(tmp_path / "ck"))
+    trainer = Trainer(cfg)
+    assert trainer.run() == 0
+    losses = trainer.history["train_loss"]
+    assert losses[0] > 2.5                      # about ln(15) = 2.7 at the start
+    assert losses[-1] < 1.0 and trainer.best_val < 1.0
+
+
+def test_data_is_streams_of_the_text(text_file):
+    cfg = TrainConfig(data=text_file, batch_size=4, seq_length=8)
+    data = prepare_data(cfg)
+    text = small_text()
+    n_train = int(len(text) * 0.95)
+    column = data.vocab.decode(data.train[:, 1])
+    rows = len(data.train)
+    assert column == text[rows:2 * rows] and rows == n_train // 4
+    assert data.vocab.chars == "".join(sorted(set(text)))
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_resume_is_exact(tmp_path, text_file, model):
+    """N steps, stop, resume for M gives what N + M steps uninterrupted give: the
+    same parameters, optimizer state, hidden state, RNG and logged losses. The
+    runs cross an epoch boundary (state reset, learning-rate decay) and use dropout."""
+    options = dict(model=model, dropout=0.3, lr_decay=0.5, lr_decay_after=0, eval_every=10)
+    one = Trainer(config(text_file, tmp_path / "one", max_steps=30, **options))
+    assert one.chunks_per_epoch < 30            # the runs cross an epoch boundary
+    one.run()
+    two = Trainer(config(text_file, tmp_path / "two", max_steps=10, **options))
+    two.run()
+    two = resume(tmp_path / "two", max_steps=30)
+    assert two.step == 10 and two.run() == 0
+
+    (a, meta_a), (b, meta_b) = snapshot(tmp_path / "one"), snapshot(tmp_path / "two")
+    exact = [k for k in a if not k.startswith("history/")] + \
+        ["history/step", "history/train_loss", "history/learning_rate"]
+    assert set(a) == set(b) and any(k.startswith("state/") for k in a)
+    for key in exact:
+        assert np.array_equal(a[key], b[key]), key
+    assert np.array_equal(a["history/val_loss"], b["history/val_loss"], equal_nan=True)
+    assert meta_a["rng_state"] == meta_b["rng_state"]
+    assert meta_a["step"] == meta_b["step"] == 30
+    assert one.history["learning_rate"][-1] == 2e-3 * 0.5 ** one.epoch
+
+
+def test_resume_on_every_backend(tmp_path, text_file, backend):
+    """The loop, its checkpoint and its resume run on the strict Array-API device
+    too (no NumPy leaks on the path CuPy takes), and resume exactly there."""
+    options = dict(backend=backend, num_layers=1, max_steps=4, eval_every=2,
+                   sample_length=0)
+    one = Trainer(config(text_file, tmp_path / "one", **options))
+    one.run()
+    Trainer(config(text_file, tmp_path / "two", **{**options, "max_steps": 2})).run()
+    two = resume(tmp_path / "two", max_steps=4)
+    two.run()
+    assert one.history["train_loss"] == two.history["train_loss"]
+    for (name, p), q in zip(one.model.named_parameters(), two.model.parameters()):
+        assert np.array_equal(p.numpy(), q.numpy()), name
+
+
+def test_state_flattening_round_trips():
+    h, c, n = (tinyrnn.tensor(np.full((2, 3), v, dtype=np.float32)) for v in (1, 2, 3))
+    state = [(h, c), n, None, [h]]
+    leaves, structure = flatten_state(state)
+    assert len(leaves) == 4
+    rebuilt = unflatten_state(structure, leaves)
+    assert isinstance(rebuilt, list) and isinstance(rebuilt[0], tuple)
+    assert rebuilt[0][1] is c and rebuilt[1] is n and rebuilt[2] is None
+    assert isinstance(rebuilt[3], list) and rebuilt[3][0] is h
+    assert unflatten_state(*reversed(flatten_state(None))) is None
+
+
+def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, text_file):
+    Trainer(config(text_file, tmp_path, max_steps=10)).run()
+    before = {name: (tmp_path / name).read_bytes() for name in ("latest.npz", "best.npz")}
+    # An absurd learning rate without clipping: the weights overflow to inf.
+    trainer = resume(tmp_path, optimizer="sgd", learning_rate=1e38, grad_clip=0.0,
+                     max_steps=40)
+    with pytest.raises(Diverged) as info:
+        trainer.run()
+    message = str(info.value)
+    step = int(message.split("diverged at step ")[1].split()[0])
+    assert 10 < step <= 40 and "\n" not in message
+    assert "latest.npz (step 10)" in message
+    for name, data in before.items():
+        assert (tmp_path / name).read_bytes() == data
+
+
+def test_divergence_names_the_step(tmp_path, text_file, monkeypatch):
+    real = tinyrnn.cross_entropy
+    calls = []
+
+    def nan_at_third(logits, targets, **kw):
+        calls.append(1)
+        loss = real(logits, targets, **kw)
+        return loss * math.nan if len(calls) == 3 else loss
+
+    monkeypatch.setattr(tinyrnn, "cross_entropy", nan_at_third)
+    with pytest.raises(Diverged, match="diverged at step 3 .*the loss is nan.*no checkpoint"):
+        Trainer(config(text_file, tmp_path, max_steps=10)).run()
+    assert not (tmp_path / "latest.npz").exists()
+
+
+def test_an_interrupted_checkpoint_write_leaves_the_previous_one(tmp_path, text_file,
+                                                                 monkeypatch):
+    ck = tmp_path / "ck"
+    Trainer(config(text_file, ck, max_steps=5)).run()
+    before = (ck / "latest.npz").read_bytes()
+    real = np.lib.format.write_array
+    written = []
+
+    def crash_midway(*args, **kwargs):     # Ctrl-C in the middle of the next save
+        written.append(1)
+        if len(written) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(np.lib.format, "write_array", crash_midway)
+    trainer = resume(ck, max_steps=10)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.run()
+    assert trainer.step == 10 and len(written) == 3
+    monkeypatch.undo()
+    assert (ck / "latest.npz").read_bytes() == before
+    arrays, meta = read_checkpoint(str(ck))
+    assert meta["step"] == 5
+    assert sorted(os.listdir(ck)) == ["best.npz", "latest.npz", "log.csv", "loss.png"]
+    assert resume(ck, max_steps=10).run() == 0
+
+
+def test_ctrl_c_stops_after_the_step_and_saves(tmp_path, text_file, monkeypatch):
+    real = Trainer.train_step
+
+    def step_then_ctrl_c(self, inputs, targets):
+        loss = real(self, inputs, targets)
+        if self.step == 2:                  # the 3rd step is running
+            os.kill(os.getpid(), signal.SIGINT)
+        return loss
+
+    monkeypatch.setattr(Trainer, "train_step", step_then_ctrl_c)
+    trainer = Trainer(config(text_file, tmp_path, max_steps=20, eval_every=100))
+    assert trainer.run() == 130
+    assert read_checkpoint(str(tmp_path))[1]["step"] == 3
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_log_csv_and_plot(tmp_path, text_file):
+    Trainer(config(text_file, tmp_path, max_steps=12)).run()
+    lines = (tmp_path / "log.csv").read_text().splitlines()
+    assert lines[0] == "step,epoch,train_loss,val_loss,learning_rate,chars_per_sec,time_s"
+    rows = [line.split(",") for line in lines[1:]]
+    assert [int(r[0]) for r in rows] == list(range(1, 13))
+    assert [int(r[0]) for r in rows if r[3]] == [5, 10, 12]     # every 5 and at the end
+    assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_max_time_stops_and_saves(tmp_path, text_file):
+    trainer = Trainer(config(text_file, tmp_path, max_steps=1000, max_time=0.0))
+    assert trainer.run() == 0 and trainer.step == 1
+    assert read_checkpoint(str(tmp_path))[1]["step"] == 1
+
+
+def test_refuses_to_start_over_another_run(tmp_path, text_file):
+    Trainer(config(text_file, tmp_path, max_steps=2)).run()
+    before = (tmp_path / "latest.npz").read_bytes()
+    with pytest.raises(TrainError, match="already holds a run"):
+        Trainer(config(text_file, tmp_path, max_steps=2))
+    assert (tmp_path / "latest.npz").read_bytes() == before
+    Trainer(config(text_file, tmp_path, max_steps=3, overwrite=True)).run()
+    assert read_checkpoint(str(tmp_path))[1]["step"] == 3
+
+
+def test_options_left_out_come_from_the_checkpoint(tmp_path, text_file):
+    Trainer(config(text_file, tmp_path, max_steps=2, model="gru", rnn_size=6)).run()
+    cfg, _ = resolve_config({"init_from": str(tmp_path), "max_steps": 4})
+    assert (cfg.model, cfg.rnn_size, cfg.max_steps, cfg.data) == ("gru", 6, 4, text_file)
+    with pytest.raises(TrainError, match="another model: --model lstm"):
+        resolve_config({"init_from": str(tmp_path), "model": "lstm"})
+
+
+def test_too_short_texts(tmp_path):
+    path = tmp_path / "short.txt"
+    path.write_text("abcdefghij" * 4, encoding="utf-8")
+    with pytest.raises(TrainError, match="too short: its training part"):
+        prepare_data(TrainConfig(data=str(path), batch_size=4, seq_length=16))
+    with pytest.raises(TrainError, match="too short for validation"):
+        prepare_data(TrainConfig(data=str(path), batch_size=2, seq_length=8))
+    data = prepare_data(TrainConfig(data=str(path), batch_size=2, seq_length=8, val_frac=0))
+    assert data.val is None
