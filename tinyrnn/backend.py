@@ -129,19 +129,19 @@ class Backend:
         flat = xp.reshape(values, (values.shape[0], -1))
         return target + xp.reshape(xp.matmul(xp.matrix_transpose(onehot), flat), target.shape)
 
-    def into(self, out, fn, *args):
-        """``out[...] = fn(*args)`` without a temporary array where the backend can.
+    def into(self, out, fn, *args, **kwargs):
+        """``out[...] = fn(*args, **kwargs)`` without a temporary array where the backend can.
 
         ``fn`` is an ``xp`` function that NumPy and CuPy give an ``out=``
-        argument (``xp.matmul``, ``xp.tanh``, ``xp.multiply``, ``xp.add`` ...).
+        argument (``xp.matmul``, ``xp.tanh``, ``xp.multiply``, ``xp.sum`` ...).
         The standard has no ``out=``, so the strict backend computes and copies.
         The fused recurrent kernels use this to fill preallocated buffers.
         Returns ``out``.
         """
         if self.name == "strict":
-            out[...] = fn(*args)
+            out[...] = fn(*args, **kwargs)
             return out
-        return fn(*args, out=out)
+        return fn(*args, out=out, **kwargs)
 
     def synchronize(self) -> None:
         """Block until queued device work is done (for honest timings)."""
