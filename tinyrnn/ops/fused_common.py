@@ -5,6 +5,15 @@ weight-gradient products.
 Every helper works on raw arrays through ``ctx.xp`` and ``ctx.backend.into``
 (which writes into a preallocated array with ``out=`` on NumPy and CuPy), so
 one kernel serves every backend.
+
+**Gate-major buffers.** PyTorch stacks the G gates' weights as rows
+[gate 0 | gate 1 | ...] of one (G*H, I) matrix, so x W^T has the gates side by
+side in each row: (B, G*H). Element-wise work on one gate is then a strided
+slice, and NumPy runs a (B, H) slice of a (B, G*H) array several times slower
+than a contiguous (B, H) array (one inner loop per row). The LSTM and GRU
+kernels therefore keep their gates *gate-major*, (G, T, B, H): gate k at step
+t is the contiguous block ``z[k, t]``, and the products are batched over the
+gates -- (B, H) @ (G, H, H) -> (G, B, H) in one call.
 """
 from __future__ import annotations
 
@@ -14,6 +23,14 @@ def empty(ctx, shape, dtype):
     return ctx.xp.empty(shape, dtype=dtype, device=ctx.backend.device)
 
 
+def copy(ctx, a):
+    """A contiguous copy that shares no memory with ``a`` (so a carried h_n does
+    not keep the whole sequence buffer alive)."""
+    out = empty(ctx, a.shape, a.dtype)
+    out[...] = a
+    return out
+
+
 def transposed_copy(ctx, w):
     """W^T as a C-contiguous copy.
 
@@ -21,25 +38,52 @@ def transposed_copy(ctx, w):
     against a contiguous matrix faster than against a transposed view, and
     one copy of W is cheap next to T products.
     """
-    out = empty(ctx, (w.shape[1], w.shape[0]), w.dtype)
-    out[...] = ctx.xp.matrix_transpose(w)
-    return out
+    return copy(ctx, ctx.xp.matrix_transpose(w))
 
 
-def input_projection(ctx, x, weight_ih, *biases):
-    """P = X W_ih^T + sum(biases) for all T steps as one product.
+def gate_blocks(ctx, w, gates: int):
+    """(G*H, K) weights -> (G, K, H): each gate's W_k^T, contiguous, so that
+    v @ blocks is (..., G, rows, H) = [v W_0^T, v W_1^T, ...] in one batched call."""
+    xp = ctx.xp
+    G = gates
+    return copy(ctx, xp.matrix_transpose(xp.reshape(w, (G, w.shape[0] // G, w.shape[1]))))
 
-    x (T, B, I), weight_ih (G, I), biases (G,) or None -> P (T, B, G).
+
+def input_projection(ctx, x, weight_ih, bias):
+    """P = X W_ih^T + bias for all T steps as one (batched) product.
+
+    x (T, B, I), weight_ih (H, I), bias (H,) or None -> P (T, B, H); this
+    buffer becomes the RNN's h_1 .. h_T in place.
     """
     xp = ctx.xp
     T, B, I = x.shape
-    G = weight_ih.shape[0]
-    proj = empty(ctx, (T * B, G), x.dtype)
+    proj = empty(ctx, (T * B, weight_ih.shape[0]), x.dtype)
     ctx.backend.into(proj, xp.matmul, xp.reshape(x, (T * B, I)), xp.matrix_transpose(weight_ih))
-    for b in biases:
-        if b is not None:
-            proj += b
-    return xp.reshape(proj, (T, B, G))
+    if bias is not None:
+        proj += bias
+    return xp.reshape(proj, (T, B, weight_ih.shape[0]))
+
+
+def gate_projection(ctx, x, weight_ih, bias, gates: int):
+    """Z[k] = X W_k^T + b_k for every gate k, all T steps in one batched product.
+
+    x (T, B, I), weight_ih (G*H, I), bias (G*H,) or None -> Z (G, T, B, H).
+    """
+    xp = ctx.xp
+    T, B, I = x.shape
+    H = weight_ih.shape[0] // gates
+    z = empty(ctx, (gates, T * B, H), x.dtype)
+    ctx.backend.into(z, xp.matmul, xp.reshape(x, (T * B, I)), gate_blocks(ctx, weight_ih, gates))
+    if bias is not None:
+        z += xp.reshape(bias, (gates, 1, H))
+    return xp.reshape(z, (gates, T, B, H))
+
+
+def add_bias(bias_a, bias_b):
+    """b_ih + b_hh (either may be None): the two biases only ever appear summed."""
+    if bias_a is None or bias_b is None:
+        return bias_b if bias_a is None else bias_a
+    return bias_a + bias_b
 
 
 def start_states(ctx, h0, T):
@@ -53,19 +97,11 @@ def start_states(ctx, h0, T):
     return hs
 
 
-def copy(ctx, a):
-    """A copy that shares no memory with ``a`` (so a carried h_n does not keep
-    the whole sequence buffer alive)."""
-    out = empty(ctx, a.shape, a.dtype)
-    out[...] = a
-    return out
-
-
 def sigmoid_(ctx, v):
     """v <- sigmoid(v) in place, as 0.5 * tanh(v / 2) + 0.5.
 
     The identity sigmoid(v) = (1 + tanh(v / 2)) / 2 needs no exp, so nothing
-    overflows for large |v|, and it runs in place on a view of the gate buffer.
+    overflows for large |v|, and it runs in place on a view of a buffer.
     """
     v *= 0.5
     ctx.backend.into(v, ctx.xp.tanh, v)
@@ -74,43 +110,61 @@ def sigmoid_(ctx, v):
     return v
 
 
-def sequence_grads(ctx, dgates, x, hs, weight_ih, needs, dgates_hh=None):
-    """The gradients that are sums over all T steps, each as one product.
+def per_gate(ctx, dz, m):
+    """sum over rows of dz_k^T m for each gate: dz (G, T*B, H), m (T*B, K) -> (G*H, K)."""
+    xp = ctx.xp
+    out = xp.matmul(xp.matrix_transpose(dz), m)            # (G, H, K)
+    return xp.reshape(out, (dz.shape[0] * dz.shape[2], m.shape[1]))
 
-    dgates (T, B, G): dL/d(pre-activations) of the gates; x (T, B, I); hs
-    (T + 1, B, H) holding h_0 .. h_T; ``needs`` = ctx.needs_input_grad for
-    (x, h0, weight_ih, weight_hh, bias_ih, bias_hh) -- the LSTM's c0 removed.
-    ``dgates_hh`` (GRU only) is the gradient of the recurrent pre-activations
-    when it differs from ``dgates``.
 
-        dx     = dG W_ih                  (T*B, G) @ (G, I)
-        dW_ih  = dG^T X                   (G, T*B) @ (T*B, I)
-        dW_hh  = dG_hh^T H_prev           (G, T*B) @ (T*B, H),  H_prev = h_0 .. h_{T-1}
-        db_ih  = sum over t, b of dG;   db_hh = sum over t, b of dG_hh
+def sequence_grads(ctx, dz, x, hs, weight_ih, needs, last_hh=None):
+    """The gradients that are sums over all T steps, as products over all T*B rows.
+
+    dz (G, T, B, H): dL/d(gate pre-activations), gate-major; x (T, B, I);
+    hs (T + 1, B, H) holding h_0 .. h_T; ``needs`` = ctx.needs_input_grad for
+    (x, h0, weight_ih, weight_hh, bias_ih, bias_hh). ``last_hh`` (T, B, H),
+    GRU only: the recurrent side of the last gate's gradient when it differs
+    from the input side (dn~ * r), used for that gate's rows of dW_hh and db_hh.
+
+        dx     = sum_k dZ_k W_k           (T*B, H) @ (H, I) per gate
+        dW_ih  = [dZ_k^T X]_k             (H, T*B) @ (T*B, I) per gate, batched
+        dW_hh  = [dZ_k^T H_prev]_k        H_prev = h_0 .. h_{T-1}
+        db_ih  = db_hh = sum over t, b of dZ
 
     Returns (dx, dW_ih, dW_hh, db_ih, db_hh), None where not needed.
     """
     xp = ctx.xp
-    T, B, I = x.shape
-    G, H = dgates.shape[-1], hs.shape[-1]
-    dG = xp.reshape(dgates, (T * B, G))
-    dG_hh = dG if dgates_hh is None else xp.reshape(dgates_hh, (T * B, G))
+    G, T, B, H = dz.shape
+    I = x.shape[2]
+    dz = xp.reshape(dz, (G, T * B, H))
+    hh = [dz] if last_hh is None else [dz[:G - 1, ...], xp.reshape(last_hh, (1, T * B, H))]
     dx = dW_ih = dW_hh = db_ih = db_hh = None
     if needs[0]:
-        dx = xp.reshape(xp.matmul(dG, weight_ih), (T, B, I))
+        w = xp.reshape(weight_ih, (G, H, I))
+        dx = xp.matmul(dz[0, ...], w[0, ...])
+        for k in range(1, G):
+            dx += xp.matmul(dz[k, ...], w[k, ...])
+        dx = xp.reshape(dx, (T, B, I))
     if needs[2]:
-        dW_ih = xp.matmul(xp.matrix_transpose(dG), xp.reshape(x, (T * B, I)))
+        dW_ih = per_gate(ctx, dz, xp.reshape(x, (T * B, I)))
     if needs[3]:
-        dW_hh = xp.matmul(xp.matrix_transpose(dG_hh), xp.reshape(hs[:-1, ...], (T * B, H)))
+        h_prev = xp.reshape(hs[:-1, ...], (T * B, H))
+        dW_hh = _join(xp, [per_gate(ctx, part, h_prev) for part in hh])
     if needs[4]:
-        db_ih = xp.sum(dG, axis=0)
-    if needs[5]:
-        db_hh = xp.sum(dG_hh, axis=0)
+        db_ih = xp.reshape(xp.sum(dz, axis=1), (G * H,))
+    if needs[5] and needs[4] and last_hh is None:
+        db_hh = copy(ctx, db_ih)        # the same sum; a copy, so no two .grad share memory
+    elif needs[5]:
+        db_hh = _join(xp, [xp.reshape(xp.sum(part, axis=1), (-1,)) for part in hh])
     return dx, dW_ih, dW_hh, db_ih, db_hh
+
+
+def _join(xp, parts):
+    return parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
 
 
 def may_overwrite_saved(ctx) -> bool:
     """True when backward runs once only (no ``retain_graph``): a kernel may
     then write its gate gradients over the saved gate activations and need no
-    second (T, B, G) buffer. Unknown means no."""
+    second (G, T, B, H) buffer. Unknown means no."""
     return getattr(ctx, "retain_graph", True) is False

@@ -4,12 +4,13 @@ Layouts are PyTorch's (``nn.GRU``): rows of weight_ih (3H, I), weight_hh
 (3H, H) and the biases (3H,) stacked [r | z | n], with the reset gate applied
 *after* the recurrent product (cuDNN's form):
 n = tanh(W_in x + b_in + r * (W_hn h + b_hn)).
+Inside, the gates live gate-major, (3, T, B, H) -- see ``fused_common``.
 """
 from __future__ import annotations
 
 from ..autograd import Function
-from .fused_common import (input_projection, start_states, transposed_copy, copy, empty,
-                           sigmoid_, sequence_grads, may_overwrite_saved)
+from .fused_common import (copy, empty, gate_blocks, gate_projection, may_overwrite_saved,
+                           sequence_grads, sigmoid_, start_states)
 
 
 class GRUSequence(Function):
@@ -29,7 +30,7 @@ class GRUSequence(Function):
     r = sigmoid(a_r + q_r)   z = sigmoid(a_z + q_z)   n = tanh(a_n + r * q_n)
     h_t = (1 - z) * n + z * h_{t-1}  =  n + z * (h_{t-1} - n)
 
-    Saved: r, z, n (T, B, 3H), q_n (T, B, H), h_0..h_T.
+    Saved: r, z, n gate-major (3, T, B, H), q_n (T, B, H), h_0..h_T.
 
     Backward, going back in time (dh_T = dout_T + dh_n)
     --------
@@ -48,28 +49,28 @@ class GRUSequence(Function):
         xp, into = ctx.xp, ctx.backend.into
         T, B, _ = x.shape
         H = h0.shape[1]
-        gates = input_projection(ctx, x, weight_ih, bias_ih)        # a_r, a_z, a_n
+        gates = gate_projection(ctx, x, weight_ih, bias_ih, 3)    # (3, T, B, H): a_r, a_z, a_n
         if bias_hh is not None:           # b_hr, b_hz add like input biases; b_hn cannot
-            gates[..., :2 * H] += bias_hh[:2 * H]
+            gates[:2, ...] += xp.reshape(bias_hh[:2 * H], (2, 1, 1, H))
+        w_hh = gate_blocks(ctx, weight_hh, 3)                # (3, H, H): W_hh,k^T
         hs = start_states(ctx, h0, T)
         q_n = empty(ctx, (T, B, H), x.dtype)
-        w_hh_t = transposed_copy(ctx, weight_hh)
-        rec = empty(ctx, (B, 3 * H), x.dtype)
+        rec = empty(ctx, (3, B, H), x.dtype)
         for t in range(T):
-            a = gates[t, ...]                              # a view, filled in place
-            into(rec, xp.matmul, hs[t, ...], w_hh_t)
-            rz = a[:, :2 * H]
-            rz += rec[:, :2 * H]
-            sigmoid_(ctx, rz)                              # r, z
-            r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
-            if bias_hh is None:                            # q_n = W_hn h + b_hn
-                q_n[t, ...] = rec[:, 2 * H:]
+            a = gates[:, t, ...]                             # (3, B, H) view, filled in place
+            into(rec, xp.matmul, hs[t, ...], w_hh)           # q = h_{t-1} W_hh,k^T
+            rz = a[:2, ...]
+            rz += rec[:2, ...]
+            sigmoid_(ctx, rz)                                # r, z
+            r, z, n = a[0, ...], a[1, ...], a[2, ...]
+            if bias_hh is None:                              # q_n = W_hn h + b_hn
+                q_n[t, ...] = rec[2, ...]
             else:
-                into(q_n[t, ...], xp.add, rec[:, 2 * H:], bias_hh[2 * H:])
-            into(rec[:, 2 * H:], xp.multiply, r, q_n[t, ...])  # n = tanh(a_n + r * q_n)
-            n += rec[:, 2 * H:]
+                into(q_n[t, ...], xp.add, rec[2, ...], bias_hh[2 * H:])
+            into(rec[2, ...], xp.multiply, r, q_n[t, ...])   # n = tanh(a_n + r * q_n)
+            n += rec[2, ...]
             into(n, xp.tanh, n)
-            h = hs[t + 1, ...]                             # h_t = n + z * (h_{t-1} - n)
+            h = hs[t + 1, ...]                               # h_t = n + z * (h_{t-1} - n)
             into(h, xp.subtract, hs[t, ...], n)
             h *= z
             h += n
@@ -83,38 +84,39 @@ class GRUSequence(Function):
         x, weight_ih, weight_hh, gates, q_n, hs, out = ctx.saved
         T, B, _ = x.shape
         H = hs.shape[-1]
+        w_hh = xp.reshape(weight_hh, (3, H, H))              # W_hh,k blocks
         dA = gates if may_overwrite_saved(ctx) else empty(ctx, gates.shape, gates.dtype)
-        dQ = empty(ctx, gates.shape, gates.dtype)
+        dq_n = empty(ctx, (T, B, H), x.dtype)                # recurrent side of n: dn~ * r
         dh = copy(ctx, dh_n)
-        tmp, rec = empty(ctx, (B, H), x.dtype), empty(ctx, (B, H), x.dtype)
+        d, rec = empty(ctx, (3, B, H), x.dtype), empty(ctx, (3, B, H), x.dtype)
+        tmp = empty(ctx, (B, H), x.dtype)
+        dr, dz, dn = d[0, ...], d[1, ...], d[2, ...]
         for t in range(T - 1, -1, -1):
-            a = gates[t, ...]
-            r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
-            q = dQ[t, ...]
-            dr, dz, dn = q[:, :H], q[:, H:2 * H], q[:, 2 * H:]
+            a = gates[:, t, ...]
+            r, z, n = a[0, ...], a[1, ...], a[2, ...]
             dh += dout[t, ...]
-            into(dz, xp.subtract, hs[t, ...], n)           # dz~ = dh (h_{t-1} - n) z(1-z)
+            into(dz, xp.subtract, hs[t, ...], n)             # dz~ = dh (h_{t-1} - n) z(1-z)
             dz *= dh
             into(tmp, xp.multiply, z, z)
             into(tmp, xp.subtract, z, tmp)
             dz *= tmp
-            into(dn, xp.multiply, dh, z)                   # dn~ = dh (1 - z)(1 - n^2)
+            into(dn, xp.multiply, dh, z)                     # dn~ = dh (1 - z)(1 - n^2)
             into(dn, xp.subtract, dh, dn)
             into(tmp, xp.multiply, n, n)
             tmp -= 1
             dn *= tmp
             dn *= -1
-            into(dr, xp.multiply, dn, q_n[t, ...])         # dr~ = dn~ q_n r(1-r)
+            into(dr, xp.multiply, dn, q_n[t, ...])           # dr~ = dn~ q_n r(1-r)
             into(tmp, xp.multiply, r, r)
             into(tmp, xp.subtract, r, tmp)
             dr *= tmp
-            dh *= z                                        # the direct path z * h_{t-1}
-            da = dA[t, ...]                                # may be a itself: order matters
-            da[:, 2 * H:] = dn                             # n is dead now
-            dn *= r                                        # recurrent side: dn~ * r
-            da[:, :2 * H] = q[:, :2 * H]                   # r, z are dead now
-            into(rec, xp.matmul, q, weight_hh)
-            dh += rec                                      # dh_{t-1} (without dout_{t-1})
+            dh *= z                                          # the direct path z * h_{t-1}
+            into(dq_n[t, ...], xp.multiply, dn, r)
+            dA[:, t, ...] = d                                # may overwrite a: r, z, n are dead
+            d[2, ...] = dq_n[t, ...]                         # recurrent side: [dr~, dz~, dn~ r]
+            into(rec, xp.matmul, d, w_hh)
+            into(tmp, xp.sum, rec, axis=0)
+            dh += tmp                                        # dh_{t-1} (without dout_{t-1})
         dx, dW_ih, dW_hh, db_ih, db_hh = sequence_grads(ctx, dA, x, hs, weight_ih,
-                                                        ctx.needs_input_grad, dgates_hh=dQ)
+                                                        ctx.needs_input_grad, last_hh=dq_n)
         return dx, dh, dW_ih, dW_hh, db_ih, db_hh

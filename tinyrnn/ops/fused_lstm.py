@@ -3,12 +3,23 @@
 Layouts are PyTorch's (``nn.LSTM``): the rows of weight_ih (4H, I),
 weight_hh (4H, H) and the biases (4H,) are the gates stacked [i | f | g | o].
 (CS231n and char-rnn stack them [i | f | o | g]; permute rows when porting.)
+Inside, the gates live gate-major, (4, T, B, H) -- see ``fused_common``.
 """
 from __future__ import annotations
 
 from ..autograd import Function
-from .fused_common import (input_projection, start_states, transposed_copy, copy, empty,
-                           sigmoid_, sequence_grads, may_overwrite_saved)
+from .fused_common import (add_bias, copy, empty, gate_blocks, gate_projection,
+                           may_overwrite_saved, sequence_grads, start_states)
+
+# sigmoid(v) = (1 + tanh(v / 2)) / 2. Halving the i, f, o pre-activations once
+# (the input projection and the recurrent weights' blocks) lets ONE tanh over
+# all four gates do each step's work; then i, f, o <- tanh * 1/2 + 1/2.
+_SCALE = [0.5, 0.5, 1.0, 0.5]          # per gate, order i, f, g, o
+_SHIFT = [0.5, 0.5, 0.0, 0.5]
+# Local derivatives from the activations: s(1 - s) for i, f, o and 1 - g^2 for
+# g, both as a * (alpha - a) + gamma with these per-gate constants.
+_ALPHA = [1.0, 1.0, 0.0, 1.0]
+_GAMMA = [0.0, 0.0, 1.0, 0.0]
 
 
 class LSTMSequence(Function):
@@ -21,14 +32,14 @@ class LSTMSequence(Function):
     bias_ih (4H,) or None, bias_hh (4H,) or None
     -> out (T, B, H) = h_1 .. h_T, h_n (B, H), c_n (B, H).
 
-    Forward, per step (z_t: pre-activations, one (B, 4H) row block)
+    Forward, per step (z_t: pre-activations of the four gates)
     -------
     z_t = x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh  = [z_i | z_f | z_g | z_o]
     i = sigmoid(z_i)   f = sigmoid(z_f)   g = tanh(z_g)   o = sigmoid(z_o)
     c_t = f * c_{t-1} + i * g
     h_t = o * tanh(c_t)
 
-    Saved: the gate activations (T, B, 4H), h_0..h_T, c_0..c_T and tanh(c_t).
+    Saved: the gate activations (4, T, B, H), h_0..h_T, c_0..c_T and tanh(c_t).
 
     Backward, going back in time (dh_T = dout_T + dh_n, dc_T = dc_n)
     --------
@@ -46,24 +57,27 @@ class LSTMSequence(Function):
         xp, into = ctx.xp, ctx.backend.into
         T, B, _ = x.shape
         H = h0.shape[1]
-        gates = input_projection(ctx, x, weight_ih, bias_ih, bias_hh)   # (T, B, 4H)
+        scale, shift = _per_gate(ctx, _SCALE, x.dtype), _per_gate(ctx, _SHIFT, x.dtype)
+        gates = gate_projection(ctx, x, weight_ih, add_bias(bias_ih, bias_hh), 4)
+        gates *= xp.reshape(scale, (4, 1, 1, 1))           # (4, T, B, H), halved i, f, o
+        w_hh = gate_blocks(ctx, weight_hh, 4)               # (4, H, H): W_hh,k^T
+        w_hh *= scale
         hs, cs = start_states(ctx, h0, T), start_states(ctx, c0, T)   # h_0..h_T, c_0..c_T
         tanh_c = empty(ctx, (T, B, H), x.dtype)
-        w_hh_t = transposed_copy(ctx, weight_hh)
-        rec, ig = empty(ctx, (B, 4 * H), x.dtype), empty(ctx, (B, H), x.dtype)
+        rec, ig = empty(ctx, (4, B, H), x.dtype), empty(ctx, (B, H), x.dtype)
         for t in range(T):
-            z = gates[t, ...]                              # a view, filled in place
-            into(rec, xp.matmul, hs[t, ...], w_hh_t)
+            z = gates[:, t, ...]                            # (4, B, H) view, filled in place
+            into(rec, xp.matmul, hs[t, ...], w_hh)          # h_{t-1} W_hh,k^T for every k
             z += rec
-            sigmoid_(ctx, z[:, :2 * H])                    # i, f
-            into(z[:, 2 * H:3 * H], xp.tanh, z[:, 2 * H:3 * H])   # g
-            sigmoid_(ctx, z[:, 3 * H:])                    # o
-            i, f, g, o = z[:, :H], z[:, H:2 * H], z[:, 2 * H:3 * H], z[:, 3 * H:]
+            into(z, xp.tanh, z)
+            z *= scale                                      # i, f, o = (1 + tanh) / 2
+            z += shift
+            i, f, g, o = z[0, ...], z[1, ...], z[2, ...], z[3, ...]
             c = cs[t + 1, ...]
-            into(c, xp.multiply, f, cs[t, ...])            # c_t = f * c_{t-1} + i * g
+            into(c, xp.multiply, f, cs[t, ...])             # c_t = f * c_{t-1} + i * g
             into(ig, xp.multiply, i, g)
             c += ig
-            into(tanh_c[t, ...], xp.tanh, c)               # h_t = o * tanh(c_t)
+            into(tanh_c[t, ...], xp.tanh, c)                # h_t = o * tanh(c_t)
             into(hs[t + 1, ...], xp.multiply, o, tanh_c[t, ...])
         out = hs[1:, ...]
         ctx.save_for_backward(x, weight_ih, weight_hh, gates, hs, cs, tanh_c, out)
@@ -75,35 +89,41 @@ class LSTMSequence(Function):
         x, weight_ih, weight_hh, gates, hs, cs, tanh_c, out = ctx.saved
         T, B, _ = x.shape
         H = hs.shape[-1]
+        alpha, gamma = _per_gate(ctx, _ALPHA, x.dtype), _per_gate(ctx, _GAMMA, x.dtype)
+        w_hh = xp.reshape(weight_hh, (4, H, H))             # W_hh,k blocks
         # Without retain_graph the activations are dead once read: write dZ over them.
         dgates = gates if may_overwrite_saved(ctx) else empty(ctx, gates.shape, gates.dtype)
         dh, dc = copy(ctx, dh_n), copy(ctx, dc_n)
-        d, local = empty(ctx, (B, 4 * H), x.dtype), empty(ctx, (B, 4 * H), x.dtype)
+        d, local, rec = (empty(ctx, (4, B, H), x.dtype) for _ in range(3))
         tmp = empty(ctx, (B, H), x.dtype)
         for t in range(T - 1, -1, -1):
-            z = gates[t, ...]
-            i, f, g, o = z[:, :H], z[:, H:2 * H], z[:, 2 * H:3 * H], z[:, 3 * H:]
+            z = gates[:, t, ...]
+            i, f, g, o = z[0, ...], z[1, ...], z[2, ...], z[3, ...]
             tc = tanh_c[t, ...]
             dh += dout[t, ...]
-            into(tmp, xp.multiply, tc, tc)                 # dc_t += dh * o * (1 - tc^2)
+            into(tmp, xp.multiply, tc, tc)                  # dc_t += dh * o * (1 - tc^2)
             tmp -= 1
             tmp *= o
             tmp *= dh
             dc -= tmp
-            into(d[:, :H], xp.multiply, dc, g)             # di
-            into(d[:, H:2 * H], xp.multiply, dc, cs[t, ...])  # df
-            into(d[:, 2 * H:3 * H], xp.multiply, dc, i)    # dg
-            into(d[:, 3 * H:], xp.multiply, dh, tc)        # do
-            dc *= f                                        # dc_{t-1}
-            into(local, xp.multiply, z, z)                 # s(1 - s) and 1 - g^2
-            into(local[:, :2 * H], xp.subtract, z[:, :2 * H], local[:, :2 * H])
-            into(local[:, 3 * H:], xp.subtract, z[:, 3 * H:], local[:, 3 * H:])
-            local[:, 2 * H:3 * H] -= 1
-            local[:, 2 * H:3 * H] *= -1
-            dz = dgates[t, ...]                            # may be z itself: all reads done
+            into(d[0, ...], xp.multiply, dc, g)             # di
+            into(d[1, ...], xp.multiply, dc, cs[t, ...])    # df
+            into(d[2, ...], xp.multiply, dc, i)             # dg
+            into(d[3, ...], xp.multiply, dh, tc)            # do
+            dc *= f                                         # dc_{t-1}
+            into(local, xp.subtract, alpha, z)              # s(1 - s) | 1 - g^2
+            local *= z
+            local += gamma
+            dz = dgates[:, t, ...]                          # may be z itself: all reads done
             into(dz, xp.multiply, d, local)
-            into(dh, xp.matmul, dz, weight_hh)             # dh_{t-1} (recurrent part)
+            into(rec, xp.matmul, dz, w_hh)                  # dh_{t-1} = sum_k dz_k W_hh,k
+            into(dh, xp.sum, rec, axis=0)
         n = ctx.needs_input_grad
         dx, dW_ih, dW_hh, db_ih, db_hh = sequence_grads(
             ctx, dgates, x, hs, weight_ih, (n[0], n[1], n[3], n[4], n[5], n[6]))
         return dx, dh, dc, dW_ih, dW_hh, db_ih, db_hh
+
+
+def _per_gate(ctx, values, dtype):
+    """Per-gate constants as a (4, 1, 1) array that broadcasts over (4, B, H)."""
+    return ctx.xp.reshape(ctx.backend.asarray(values, dtype), (len(values), 1, 1))

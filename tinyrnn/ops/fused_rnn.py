@@ -7,8 +7,8 @@ hand (the CS231n exercise). Layouts are PyTorch's (``nn.RNN``).
 from __future__ import annotations
 
 from ..autograd import Function
-from .fused_common import (input_projection, start_states, transposed_copy, copy,
-                           empty, sequence_grads, may_overwrite_saved)
+from .fused_common import (add_bias, copy, empty, input_projection, sequence_grads,
+                           start_states, transposed_copy)
 
 
 class RNNSequence(Function):
@@ -43,7 +43,7 @@ class RNNSequence(Function):
         xp, into = ctx.xp, ctx.backend.into
         T = x.shape[0]
         hs = start_states(ctx, h0, T)                      # h_0 .. h_T
-        hs[1:, ...] = input_projection(ctx, x, weight_ih, bias_ih, bias_hh)
+        hs[1:, ...] = input_projection(ctx, x, weight_ih, add_bias(bias_ih, bias_hh))
         w_hh_t = transposed_copy(ctx, weight_hh)
         rec = empty(ctx, h0.shape, h0.dtype)
         for t in range(T):
@@ -78,7 +78,8 @@ class RNNSequence(Function):
             da = dA[t, ...]
             da *= dh                                       # da_t = dh_t * f'(a_t)
             into(dh, xp.matmul, da, weight_hh)             # dh_{t-1} (recurrent part)
-        dx, dW_ih, dW_hh, db_ih, db_hh = sequence_grads(ctx, dA, x, hs, weight_ih,
+        dz = xp.reshape(dA, (1,) + tuple(dA.shape))      # one gate, gate-major
+        dx, dW_ih, dW_hh, db_ih, db_hh = sequence_grads(ctx, dz, x, hs, weight_ih,
                                                         ctx.needs_input_grad)
         return dx, dh, dW_ih, dW_hh, db_ih, db_hh
 
