@@ -95,3 +95,45 @@ _register("rnn_step_backward", rnn_step_backward, {
     "transposed-weight-for-dh_prev": ("dh_prev = da @ W_hh", "dh_prev = da @ W_hh.T"),
     "bias-not-summed-over-the-batch": ("db_ih = da.sum(axis=0)", "db_ih = da"),
 })
+
+
+# ---- lecture 06: one LSTM step, backward (NumPy, PyTorch's gate order i, f, g, o) ----
+def lstm_step_backward(dh, dc, cache):
+    """Backward of one LSTM step (see lstm_step_forward in lecture 06).
+
+    dh, dc (B, H): dL/dh_t and dL/dc_t arriving from later in the network.
+    cache = (x, h_prev, c_prev, W_ih, W_hh, i, f, g, o, tc) with tc = tanh(c_t).
+    Returns dx (B, I), dh_prev (B, H), dc_prev (B, H), dW_ih (4H, I), dW_hh (4H, H),
+    db_ih (4H,), db_hh (4H,).
+    """
+    x, h_prev, c_prev, W_ih, W_hh, i, f, g, o, tc = cache
+    # -- begin solution --
+    do = dh * tc                                  # h = o * tanh(c)
+    dc_total = dc + dh * o * (1 - tc * tc)        # c reaches the loss through h_t and through c_{t+1}
+    di, df, dg = dc_total * g, dc_total * c_prev, dc_total * i    # c = f * c_prev + i * g
+    dc_prev = dc_total * f
+    da = np.concatenate([di * i * (1 - i),        # through each gate's nonlinearity, in the
+                         df * f * (1 - f),        # order the rows of W are stacked: i, f, g, o
+                         dg * (1 - g * g),
+                         do * o * (1 - o)], axis=1)
+    dx = da @ W_ih
+    dh_prev = da @ W_hh
+    dW_ih = da.T @ x
+    dW_hh = da.T @ h_prev
+    db_ih = da.sum(axis=0)
+    db_hh = da.sum(axis=0)
+    # -- end solution --
+    return dx, dh_prev, dc_prev, dW_ih, dW_hh, db_ih, db_hh
+
+
+_register("lstm_step_backward", lstm_step_backward, {
+    "cs231n-gate-order-ifog": ("                         dg * (1 - g * g),\n"
+                               "                         do * o * (1 - o)], axis=1)",
+                               "                         do * o * (1 - o),\n"
+                               "                         dg * (1 - g * g)], axis=1)"),
+    "ignored-the-incoming-dc": ("dc_total = dc + dh * o * (1 - tc * tc)",
+                                "dc_total = dh * o * (1 - tc * tc)"),
+    "forgot-tanh-derivative-of-c": ("dc_total = dc + dh * o * (1 - tc * tc)",
+                                    "dc_total = dc + dh * o"),
+    "cell-gradient-through-the-input-gate": ("dc_prev = dc_total * f", "dc_prev = dc_total * i"),
+})
