@@ -443,6 +443,7 @@ class Trainer:
         os.makedirs(cfg.checkpoint_dir, exist_ok=True)
         bar = _progress_bar(total, self.step)
         started = time.perf_counter()
+        self._plotted_at = (started, None)      # first redraw after PLOT_EVERY seconds
         evaluated_at = None
         try:
             # NumPy's overflow warnings would bury the one-line message of the
