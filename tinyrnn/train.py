@@ -119,9 +119,10 @@ def read_checkpoint(path: str) -> tuple[dict, dict]:
     if not isinstance(meta, dict) or meta.get("kind") != KIND:
         raise TrainError(f"checkpoint {path!r} is not a tinyrnn char-LM checkpoint "
                          f"(kind {meta.get('kind') if isinstance(meta, dict) else None!r})")
-    for key in ("model", "vocab", "train", "step"):
-        if key not in meta:
-            raise TrainError(f"checkpoint {path!r} lacks {key!r} in its metadata")
+    for key, kind in (("model", dict), ("train", dict), ("vocab", (dict, str)),
+                      ("step", int)):
+        if not isinstance(meta.get(key), kind):
+            raise TrainError(f"checkpoint {path!r} lacks a valid {key!r} in its metadata")
     meta["path"] = path
     return arrays, meta
 
@@ -142,8 +143,9 @@ def resolve_config(given: dict) -> tuple[TrainConfig, tuple[dict, dict] | None]:
     if not init_from:
         return TrainConfig(**given), None
     arrays, meta = read_checkpoint(init_from)
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
     saved = {k: v for k, v in meta["train"].items()
-             if k not in ("init_from", "overwrite", "max_time")}
+             if k in fields and k not in ("init_from", "overwrite", "max_time")}
     clash = [f"--{k.replace('_', '-')} {given[k]} (the checkpoint has {saved.get(k)})"
              for k in ARCHITECTURE if k in given and given[k] != saved.get(k)]
     if clash:
@@ -168,7 +170,7 @@ def load_model(path: str, backend: str = "numpy"):
 def _model_from_meta(arrays: dict, meta: dict, dropout: float | None = None):
     """The checkpoint's model (optionally with another dropout) and vocabulary."""
     path = meta["path"]
-    config = dict(meta["model"]) if isinstance(meta["model"], dict) else meta["model"]
+    config = dict(meta["model"])
     if dropout is not None:
         config["dropout"] = dropout
     try:
@@ -347,8 +349,8 @@ class Trainer:
             self.model, _ = _model_from_meta(*resume, dropout=cfg.dropout)
         else:
             self.model = CharLM(len(self.vocab), hidden_size=cfg.rnn_size,
-                                   num_layers=cfg.num_layers, cell=cfg.model,
-                                   dropout=cfg.dropout)
+                                num_layers=cfg.num_layers, cell=cfg.model,
+                                dropout=cfg.dropout)
         self.model.to(self.backend).train()
         self.params = self.model.parameters()
         self.optimizer = OPTIMIZERS[cfg.optimizer](self.params, lr=cfg.learning_rate)
@@ -444,7 +446,7 @@ class Trainer:
         bar = _progress_bar(total, self.step)
         started = time.perf_counter()
         self._plotted_at = (started, None)      # first redraw after PLOT_EVERY seconds
-        evaluated_at = None
+        evaluated_at, speed = None, None
         try:
             # NumPy's overflow warnings would bury the one-line message of the
             # divergence guard, which checks every loss and gradient norm.
@@ -462,9 +464,11 @@ class Trainer:
                         seconds = time.perf_counter() - tick
                         self.step += 1
                         self._record(loss, inputs.size / seconds, seconds)
+                        speed = inputs.size / seconds if speed is None else \
+                            0.9 * speed + 0.1 * inputs.size / seconds    # smoothed
                         bar.update(1)
                         bar.set_postfix_str(f"epoch {self.epoch}, loss {loss:.3f}, "
-                                            f"{inputs.size / seconds:,.0f} chars/s")
+                                            f"{speed:,.0f} chars/s")
                         if self.step % cfg.eval_every == 0:
                             # The plot takes ~0.2 s to draw: redraw it at most
                             # every PLOT_EVERY seconds, and at the end.
@@ -527,13 +531,12 @@ class Trainer:
     def save(self, path: str) -> None:
         """Write everything needed to resume exactly (atomically, via tinyrnn.checkpoint)."""
         arrays = {f"param/{k}": v for k, v in self.model.state_dict().items()}
-        scalars = {}
+        scalars = {}                   # the optimizer's numbers go in the JSON meta
         for key, value in self.optimizer.state_dict().items():
-            if isinstance(value, (int, float, bool)) or value is None:
-                scalars[key] = value
+            if isinstance(value, np.ndarray):
+                arrays[f"optim/{key}"] = value
             else:
-                arrays[f"optim/{key}"] = self.backend.to_numpy(value) \
-                    if not isinstance(value, np.ndarray) else value
+                scalars[key] = value
         leaves, structure = flatten_state(self.state)
         for i, t in enumerate(leaves):
             arrays[f"state/{i}"] = t.numpy()
@@ -557,13 +560,14 @@ class Trainer:
             if saved.get("optimizer") == self.cfg.optimizer:
                 self.optimizer.load_state_dict(opt)
             self.step = int(meta["step"])
-            self.best_val = meta.get("best_val") or math.inf
+            best = meta.get("best_val")
+            self.best_val = math.inf if best is None else float(best)
             set_rng_state(meta["rng_state"])
             leaves = [tinyrnn.tensor(arrays[f"state/{i}"], backend=self.backend)
                       for i in range(sum(k.startswith("state/") for k in arrays))]
             self.state = unflatten_state(meta.get("state_structure"), leaves)
             self.history = {k: arrays[f"history/{k}"].tolist() for k in HISTORY}
-        except (KeyError, ValueError, TypeError) as e:
+        except (KeyError, IndexError, ValueError, TypeError) as e:
             raise TrainError(f"checkpoint {path!r} cannot be resumed: {e}") from None
         for key in ("step", "epoch"):
             self.history[key] = [int(v) for v in self.history[key]]
