@@ -1,0 +1,372 @@
+"""RNN, GRU and LSTM with 1, 2 and 3 layers at matched parameter counts, against
+character n-grams: a small rerun of Karpathy, Johnson & Fei-Fei (2015),
+"Visualizing and Understanding Recurrent Networks" (Table 1, Figs. 3 and 5).
+
+On the default corpus (Python's standard library, a code corpus like their
+Linux kernel) the script
+
+1. trains the nine models, each with as many trainable parameters as a
+   1-layer LSTM of ``--base-size`` cells (the hidden size is solved for),
+   for the same number of steps, and tabulates their validation loss in
+   nats per character (``table.md``);
+2. fits interpolated Kneser-Ney n-gram models (``tinyrnn.ngram``) of several
+   orders on the same training split and adds them to the table;
+3. groups the validation characters by how far back their evidence lies
+   and compares the best recurrent model with the best n-gram there
+   (``evidence.md``, ``evidence.png``): closing brackets by the distance to
+   their opener, and all characters by the longest context the n-gram model
+   had seen in training (``NGramModel.context_lengths``);
+4. draws the gate saturation of the deepest trained LSTM and GRU
+   (``saturation_<cell><layers>.png``) and the gradient norm ||dL/dh_t|| through
+   BPTT of the 1-layer RNN and LSTM, with and without clipping
+   (``gradient_norms.png``).
+
+    python examples/compare_cells.py --steps 2000 --out compare_out
+    python examples/compare_cells.py --smoke --out /tmp/compare   # seconds
+
+Every model sees the same batches (``--seed``), with Adam (``--lr``), batch
+50, BPTT length 50 and gradient-norm clipping at 5.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+import tinyrnn as tr
+from tinyrnn import checkpoint, nn, optim, viz
+from tinyrnn.data import CharVocab, batchify, bptt_batches, default_corpus, split_ids
+from tinyrnn.ngram import NGramModel
+
+CELLS = ("rnn", "gru", "lstm")
+OPENERS = {")": "(", "]": "[", "}": "{"}
+
+
+def num_params(model: nn.Module) -> int:
+    """Trainable parameters (the one-hot input table is fixed, so not counted)."""
+    return sum(p.size for p in model.parameters() if p.requires_grad)
+
+
+def matched_hidden_size(cell: str, layers: int, vocab_size: int, budget: int) -> int:
+    """The hidden size whose model has the parameter count closest to ``budget``."""
+    def count(H):
+        return num_params(nn.CharLM(vocab_size, H, layers, cell=cell))
+    hi = 1
+    while count(hi) < budget:            # double until past the budget ...
+        hi *= 2
+    lo = hi // 2 + 1 if hi > 1 else 1
+    while lo < hi:                       # ... then the smallest H with count(H) >= budget
+        mid = (lo + hi) // 2
+        lo, hi = (mid + 1, hi) if count(mid) < budget else (lo, mid)
+    return min((lo - 1, lo), key=lambda H: abs(count(H) - budget) if H > 0 else budget)
+
+
+# ---- data --------------------------------------------------------------------------
+def load_data(chars: int) -> tuple[CharVocab, np.ndarray, np.ndarray]:
+    """The default corpus cut to ``chars``, split 90 / 5 / 5: (vocab, train, val)."""
+    text = default_corpus(chars)
+    vocab = CharVocab(text)
+    train, val, _ = split_ids(vocab.encode(text), 0.90, 0.05)
+    return vocab, train, val
+
+
+def per_char_nll(model, ids: np.ndarray, streams: int = 16, T: int = 100) -> np.ndarray:
+    """-log p(ids[i] | ids before i) for every position of ``ids`` (nats), from a
+    recurrent model reading ``streams`` contiguous pieces in parallel; NaN where it
+    made no prediction (the first character of each piece and the remainder)."""
+    grid = batchify(ids, streams, 1)                         # (N, B): piece b = column b
+    N = len(grid)
+    nll = np.full(len(ids), np.nan)
+    model.eval()
+    state = None
+    with tr.no_grad():
+        for t0 in range(0, N - 1, T):
+            x, y = grid[t0:t0 + T], grid[t0 + 1:t0 + T + 1]
+            x = x[:len(y)]
+            logits, state = model(tr.tensor(x), state)
+            loss = tr.cross_entropy(logits, tr.tensor(y), reduction="none").numpy()
+            rows = np.arange(t0 + 1, t0 + 1 + len(y))[:, None]
+            nll[rows + N * np.arange(streams)[None, :]] = loss
+    model.train()
+    return nll
+
+
+# ---- training ----------------------------------------------------------------------
+def train_model(cell: str, layers: int, H: int, vocab: CharVocab, train: np.ndarray,
+                args) -> tuple[nn.CharLM, dict]:
+    tr.manual_seed(args.seed)
+    options = {"forget_bias": 1.0} if cell == "lstm" else {}
+    model = nn.CharLM(len(vocab), H, layers, cell=cell, **options)
+    opt = optim.Adam(model.parameters(), lr=args.lr)
+    streams = batchify(train, args.batch, args.seq_length)
+    hist = {"step": [], "train_loss": []}
+    step, state, running = 0, None, []
+    start, cpu = time.perf_counter(), time.process_time()
+    while step < args.steps:
+        for x, y in bptt_batches(streams, args.seq_length):
+            logits, state = model(tr.tensor(x), state)
+            loss = tr.cross_entropy(logits, tr.tensor(y))
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            state = nn.detach_state(state)
+            running.append(loss.item())
+            step += 1
+            if step % args.log_every == 0 or step == args.steps:
+                hist["step"].append(step)
+                hist["train_loss"].append(float(np.mean(running)))
+                running = []
+                if not args.quiet:
+                    print(f"  {cell.upper():4s} x{layers} H={H:<4d} step {step:5d}  "
+                          f"{time.perf_counter() - start:6.1f}s  train loss "
+                          f"{hist['train_loss'][-1]:.3f}", flush=True)
+            if step == args.steps:
+                break
+        state = None                                      # a new epoch starts afresh
+    hist["seconds"] = round(time.perf_counter() - start, 1)
+    hist["cpu_seconds"] = round(time.process_time() - cpu, 1)
+    return model, hist
+
+
+# ---- evidence: how far back does a character's evidence lie? -----------------------
+def bracket_distances(text: str) -> np.ndarray:
+    """For each position: the distance back to the matching opener if the character
+    is a closing bracket ) ] } (matched with a stack, ignoring quotes), else -1."""
+    out = np.full(len(text), -1)
+    stack = []
+    for i, ch in enumerate(text):
+        if ch in "([{":
+            stack.append((ch, i))
+        elif ch in OPENERS:
+            while stack and stack[-1][0] != OPENERS[ch]:
+                stack.pop()                   # an unmatched opener (e.g. in a string)
+            if stack:
+                out[i] = i - stack.pop()[1]
+    return out
+
+
+def grouped(nll: np.ndarray, groups: np.ndarray, edges: list) -> list[tuple[str, int, float]]:
+    """Mean of ``nll`` over positions whose group value lies in each [lo, hi) bin."""
+    rows = []
+    for lo, hi in edges:
+        mask = (groups >= lo) & (groups < hi) & ~np.isnan(nll)
+        label = f"{lo}" if hi == lo + 1 else f"{lo}-{hi - 1}" if hi < 10 ** 9 else f">={lo}"
+        rows.append((label, int(mask.sum()), float(nll[mask].mean()) if mask.any()
+                     else float("nan")))
+    return rows
+
+
+def evidence_report(text: str, rnn_nll: np.ndarray, gram_nll: np.ndarray,
+                    gram: NGramModel, val: np.ndarray, names: tuple, args) -> str:
+    dist = bracket_distances(text)
+    ctx = gram.context_lengths(val)
+    keep = ~np.isnan(rnn_nll)
+    tables = []
+    for title, groups, edges in (
+            ("closing brackets ) ] } by distance to their opener (characters)", dist,
+             [(1, 6), (6, 21), (21, 61), (61, 201), (201, 10 ** 9)]),
+            (f"all characters by the longest context the {gram.n}-gram saw in training",
+             ctx, [(k, k + 1) for k in range(gram.n)])):
+        r, g = grouped(rnn_nll, groups, edges), grouped(np.where(keep, gram_nll, np.nan),
+                                                        groups, edges)
+        lines = [f"**{title}** (nats/char)", "",
+                 f"| group | characters | {names[0]} | {names[1]} | "
+                 f"{names[1]} minus {names[0]} |",
+                 "|---|---|---|---|---|"]
+        for (label, n, a), (_, _, b) in zip(r, g):
+            lines.append(f"| {label} | {n} | {a:.3f} | {b:.3f} | {b - a:+.3f} |")
+        tables.append((title, r, g, "\n".join(lines)))
+    fig = viz._figure(10, 3.6)
+    for ax, (title, r, g, _) in zip(fig.subplots(1, 2), tables):
+        labels = [row[0] for row in r]
+        pos = np.arange(len(labels))
+        ax.bar(pos - 0.2, [row[2] for row in r], 0.4, label=names[0])
+        ax.bar(pos + 0.2, [row[2] for row in g], 0.4, label=names[1])
+        ax.set_xticks(pos, labels, fontsize=8)
+        ax.set_title(title, fontsize=9)
+        ax.set_ylabel("nats / char")
+        ax.legend(fontsize=8)
+    fig.savefig(os.path.join(args.out, "evidence.png"), dpi=100)
+    return "\n\n".join(t[3] for t in tables) + "\n"
+
+
+# ---- figures of the trained models ---------------------------------------------------
+def saturation_figures(models: dict, val: np.ndarray, args) -> None:
+    """Gate saturation of the deepest LSTM and GRU (Karpathy et al. show 3 layers)."""
+    snippet = val[:args.trace_chars]
+    for (cell, layers), (model, _) in models.items():
+        if cell in ("lstm", "gru") and layers == max(args.layers):
+            records = viz.trace(model, snippet)
+            viz.plot_gate_saturation(
+                records, path=os.path.join(args.out, f"saturation_{cell}{layers}.png"),
+                title=f"{cell.upper()}, {layers} layer(s): gate saturation over "
+                      f"{len(snippet)} validation characters")
+
+
+def gradient_figure(models: dict, val: np.ndarray, args) -> dict:
+    """||dL/dh_t|| through ``--grad-steps`` steps of BPTT for the trained 1-layer RNN
+    and LSTM, L the cross-entropy of the last step's prediction. Trained models
+    mostly show vanishing gradients; to show exploding ones and what clipping
+    does, the RNN is also run with its recurrent weights multiplied by
+    ``--grad-scale``, without and with per-step clipping at ``--grad-clip``."""
+    T, B = args.grad_steps, 8
+    ids = batchify(val[:B * (T + 1) + 1], B, T)[:T + 1]          # (T + 1, B)
+    curves = {}
+    for cell in ("rnn", "lstm"):
+        if (cell, 1) not in models:
+            continue
+        model = models[(cell, 1)][0]
+        rnn_cell = model.rnn.cells[0]
+        x = model.embedding(tr.tensor(ids[:T])).detach()           # (T, B, V) one-hot
+        target = tr.tensor(ids[T])
+
+        def loss_fn(h, model=model, target=target):
+            return tr.cross_entropy(model.decoder(h), target, reduction="sum")
+        curves[f"{cell.upper()} (trained)"] = viz.bptt_gradient_norms(rnn_cell, x,
+                                                                      loss_fn=loss_fn)
+        if cell == "rnn":
+            trained = rnn_cell.weight_hh.data
+            rnn_cell.weight_hh.data = trained * args.grad_scale
+            try:
+                for clip in (None, args.grad_clip):
+                    label = f"RNN, W_hh x {args.grad_scale}" + \
+                        ("" if clip is None else f", clipped at {clip} per step")
+                    curves[label] = viz.bptt_gradient_norms(rnn_cell, x, clip=clip,
+                                                            loss_fn=loss_fn)
+            finally:
+                rnn_cell.weight_hh.data = trained
+    if curves:
+        viz.plot_gradient_norms(curves, path=os.path.join(args.out, "gradient_norms.png"),
+                                title="Gradient of the last step's loss through BPTT")
+    return {k: [float(v) for v in c] for k, c in curves.items()}
+
+
+# ---- the whole experiment -------------------------------------------------------------
+def run(args) -> dict:
+    vocab, train, val = load_data(args.chars)
+    V = len(vocab)
+    budget = num_params(nn.CharLM(V, args.base_size, 1, cell="lstm"))
+    print(f"{len(train):,} training and {len(val):,} validation characters, {V} symbols; "
+          f"every model has about {budget:,} parameters (a 1-layer LSTM of "
+          f"{args.base_size})", flush=True)
+    models, rows = {}, []
+    for cell in args.cells:
+        for layers in args.layers:
+            H = matched_hidden_size(cell, layers, V, budget)
+            model, hist = train_model(cell, layers, H, vocab, train, args)
+            nll = per_char_nll(model, val)
+            models[(cell, layers)] = (model, nll)
+            rows.append({"model": cell.upper(), "layers": layers, "hidden": H,
+                         "params": num_params(model), "val_nll": float(np.nanmean(nll)),
+                         "steps": args.steps, "seconds": hist["seconds"],
+                         "cpu_seconds": hist["cpu_seconds"], "history": hist})
+            arrays = {f"param/{k}": v for k, v in model.state_dict().items()}
+            checkpoint.save(os.path.join(args.out, f"{cell}{layers}.npz"), arrays,
+                            {"model": model.config(), "vocab": vocab.to_json(),
+                             "val_nll": rows[-1]["val_nll"], "kind": "tinyrnn.charlm"})
+    grams = {}
+    for n in args.ngrams:
+        t0 = time.perf_counter()
+        gram = NGramModel(n, V).fit(train)
+        nll = gram.nll(val)
+        grams[n] = (gram, nll)
+        rows.append({"model": f"{n}-gram (Kneser-Ney)", "layers": "", "hidden": "",
+                     "params": "", "val_nll": float(nll.mean()), "steps": "",
+                     "seconds": round(time.perf_counter() - t0, 1)})
+    table = results_table(rows, args)
+    text = vocab.decode(val)
+    best_rnn = min(models, key=lambda k: np.nanmean(models[k][1]))
+    best_n = min(grams, key=lambda n: grams[n][1].mean())
+    names = (f"{best_rnn[0].upper()} x{best_rnn[1]}", f"{best_n}-gram")
+    evidence = evidence_report(text, models[best_rnn][1], grams[best_n][1], grams[best_n][0],
+                               val, names, args)
+    with open(os.path.join(args.out, "evidence.md"), "w") as f:
+        f.write(evidence)
+    saturation_figures(models, val, args)
+    curves = gradient_figure(models, val, args)
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump({"options": {k: v for k, v in vars(args).items()
+                               if isinstance(v, (int, float, str, list))},
+                   "rows": rows, "gradient_norms": curves}, f, indent=1)
+    print(table)
+    print(evidence)
+    return {"rows": rows, "table": table, "evidence": evidence}
+
+
+def results_table(rows: list[dict], args) -> str:
+    lines = [f"Validation loss (nats/char) on {args.chars:,} characters of the default "
+             f"corpus (90/5/5 split), {args.steps} steps of batch {args.batch} x "
+             f"{args.seq_length}, seed {args.seed}", "",
+             "| model | layers | hidden | parameters | val nats/char | train time (s) |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['layers']} | {r['hidden']} | {r['params']} | "
+                     f"{r['val_nll']:.3f} | {r['seconds']} |")
+    table = "\n".join(lines) + "\n"
+    with open(os.path.join(args.out, "table.md"), "w") as f:
+        f.write(table)
+    return table
+
+
+SMOKE = {"chars": 20_000, "base_size": 8, "steps": 3, "layers": [1, 2], "ngrams": [2, 3],
+         "trace_chars": 60, "grad_steps": 12, "log_every": 3}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cells", default="rnn,gru,lstm")
+    p.add_argument("--layers", default="1,2,3")
+    p.add_argument("--base-size", type=int, default=64,
+                   help="match every model to a 1-layer LSTM of this size (64)")
+    p.add_argument("--chars", type=int, default=1_000_000, help="corpus size (1,000,000)")
+    p.add_argument("--steps", type=int, default=2000, help="training steps per model")
+    p.add_argument("--batch", type=int, default=50)
+    p.add_argument("--seq-length", type=int, default=50)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--ngrams", default="2,3,5,7,9", help="n-gram orders")
+    p.add_argument("--trace-chars", type=int, default=3000,
+                   help="validation characters for the gate-saturation plots")
+    p.add_argument("--grad-steps", type=int, default=100, help="BPTT steps of the gradient plot")
+    p.add_argument("--grad-clip", type=float, default=1.0,
+                   help="per-step clipping of the state gradient in that plot")
+    p.add_argument("--grad-scale", type=float, default=3.0,
+                   help="factor on the RNN's recurrent weights for the exploding curves")
+    p.add_argument("--log-every", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="compare_out")
+    p.add_argument("--smoke", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)
+    try:
+        args.layers = [int(v) for v in args.layers.split(",")]
+        args.ngrams = [int(v) for v in args.ngrams.split(",")]
+    except ValueError:
+        p.error("--layers and --ngrams take comma-separated integers")
+    args.cells = [c.strip().lower() for c in args.cells.split(",") if c.strip()]
+    if any(c not in CELLS for c in args.cells) or not args.cells:
+        p.error(f"--cells: expected some of {', '.join(CELLS)}")
+    if args.smoke:
+        for key, value in SMOKE.items():
+            setattr(args, key, value)
+    if min(args.layers) < 1 or min(args.ngrams) < 1 or args.steps < 1:
+        p.error("--layers, --ngrams and --steps must be positive")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    start = time.perf_counter()
+    run(args)
+    print(f"done in {time.perf_counter() - start:.1f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
