@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
 import math
 import os
 import signal
@@ -524,8 +523,13 @@ class Trainer:
         self.write_log(plot)
 
     def say(self, message: str) -> None:
-        from tqdm import tqdm
-        tqdm.write(message, file=self.out)
+        """Print a line without breaking the progress bar."""
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            print(message, file=self.out, flush=True)
+        else:
+            tqdm.write(message, file=self.out)
 
     # ---- checkpoints ------------------------------------------------------
     def save(self, path: str) -> None:
@@ -641,12 +645,21 @@ def plot_losses(history: dict, path: str, title: str = "") -> bool:
 # ---------------------------------------------------------------------------
 def _progress_bar(total: int, initial: int):
     """A tqdm bar on stderr, hidden when stderr is not a terminal or TQDM_DISABLE is set."""
-    from tqdm import tqdm
+    try:
+        from tqdm import tqdm
+    except ImportError:                       # tqdm is optional: no bar then
+        return _NoBar()
     # tqdm reads TQDM_* environment variables only for options not passed
     # explicitly, and ``disable=None`` (hide when not a terminal) must be.
     off = os.environ.get("TQDM_DISABLE", "").lower() not in ("", "0", "false", "no")
     return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True,
                 disable=True if off else None)
+
+
+class _NoBar:
+    def update(self, n=1): pass
+    def set_postfix_str(self, s): pass
+    def close(self): pass
 
 
 class _GracefulInterrupt:
