@@ -137,3 +137,37 @@ _register("lstm_step_backward", lstm_step_backward, {
                                     "dc_total = dc + dh * o"),
     "cell-gradient-through-the-input-gate": ("dc_prev = dc_total * f", "dc_prev = dc_total * i"),
 })
+
+
+# ---- lecture 09: the RWA's running weighted average, backward through time -------
+def rwa_average_backward(dh, cache):
+    """Backward of rwa_average_forward (lecture 09) over a whole sequence.
+
+    dh (T, B, H) is dL/dh_t for every step; cache = (z, a, w, r, n, d, h), each
+    (T, B, H): the values z_t, their log-weights a_t, w_t = exp(a_t - m_t),
+    r_t = exp(m_{t-1} - m_t), the running sums n_t, d_t and h_t = tanh(n_t / d_t).
+    The running maximum m is a constant (h does not depend on it).
+    Returns dz (T, B, H) and da (T, B, H).
+    """
+    z, a, w, r, n, d, h = cache
+    # -- begin solution --
+    dz, da = np.zeros_like(z), np.zeros_like(a)
+    dn_next, dd_next = np.zeros_like(n[0]), np.zeros_like(d[0])   # from step t+1
+    for t in reversed(range(len(z))):
+        q = dh[t] * (1 - h[t] ** 2)                  # through the tanh
+        dn = dn_next + q / d[t]                      # h_t = tanh(n_t / d_t)
+        dd = dd_next - q * n[t] / d[t] ** 2
+        dz[t] = dn * w[t]                            # n_t = n_{t-1} r_t + z_t w_t
+        da[t] = (dn * z[t] + dd) * w[t]              # d_t = d_{t-1} r_t + w_t, dw/da = w
+        dn_next, dd_next = dn * r[t], dd * r[t]      # the rescaling is part of the path back
+    # -- end solution --
+    return dz, da
+
+
+_register("rwa_average_backward", rwa_average_backward, {
+    "forgot-the-denominator-path": ("dd = dd_next - q * n[t] / d[t] ** 2", "dd = dd_next"),
+    "forgot-the-rescaling": ("dn_next, dd_next = dn * r[t], dd * r[t]",
+                             "dn_next, dd_next = dn, dd"),
+    "weight-derivative-without-w": ("da[t] = (dn * z[t] + dd) * w[t]", "da[t] = dn * z[t] + dd"),
+    "no-gradient-from-later-steps": ("dn = dn_next + q / d[t]", "dn = q / d[t]"),
+})
