@@ -125,6 +125,16 @@ def test_resume_from_the_command_line_is_exact(tmp_path, data):
                    for line in (resumed / "log.csv").read_text().splitlines()]
 
 
+def test_the_default_corpus(tmp_path, capsys):
+    """No DATA: the Python standard library's source, here cut to 20,000 chars."""
+    assert main(["train", "--max-chars", "20000", *TINY, "--max-steps", "2",
+                 "--checkpoint-dir", str(tmp_path)]) == 0
+    assert "on the default corpus (Python standard library, 20,000 chars)" in \
+        capsys.readouterr().out
+    _, meta = checkpoint.load(tmp_path / "latest.npz")
+    assert meta["train"]["data"] is None and meta["train"]["max_chars"] == 20000
+
+
 def test_python_dash_m_runs_as_a_program(tmp_path):
     """The real entry point: exit status and a one-line error, no traceback."""
     missing = tmp_path / "nope.txt"

@@ -1,16 +1,19 @@
 """The char-LM training loop (tinyrnn.train): learning, exact resume, divergence,
 interrupted checkpoint writes, Ctrl-C, logs. Tiny models on tiny texts."""
+import io
 import math
 import os
 import signal
+import sys
 
 import numpy as np
 import pytest
 
 import tinyrnn
 from tinyrnn import checkpoint
-from tinyrnn.train import (MODELS, Diverged, TrainConfig, TrainError, Trainer, flatten_state,
-                           prepare_data, read_checkpoint, resolve_config, unflatten_state)
+from tinyrnn.train import (MODELS, Diverged, TrainConfig, TrainError, Trainer, _progress_bar,
+                           flatten_state, prepare_data, read_checkpoint, resolve_config,
+                           unflatten_state)
 
 
 def small_text(lines: int = 60) -> str:
@@ -240,3 +243,22 @@ def test_too_short_texts(tmp_path):
         prepare_data(TrainConfig(data=str(path), batch_size=2, seq_length=8))
     data = prepare_data(TrainConfig(data=str(path), batch_size=2, seq_length=8, val_frac=0))
     assert data.val is None
+
+
+def test_progress_bar_on_a_terminal_unless_tqdm_disable(monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    assert _progress_bar(5, 0).disable
+    monkeypatch.delenv("TQDM_DISABLE")
+    bar = _progress_bar(5, 0)
+    assert not bar.disable
+    bar.update(1)
+    bar.set_postfix_str("loss 1.000")
+    bar.close()
+    assert "1/5" in sys.stderr.getvalue() and "loss 1.000" in sys.stderr.getvalue()
+    monkeypatch.setattr(sys, "stderr", io.StringIO())       # not a terminal: hidden
+    assert _progress_bar(5, 0).disable
