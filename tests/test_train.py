@@ -11,6 +11,7 @@ import pytest
 
 import tinyrnn
 from tinyrnn import checkpoint
+from tinyrnn.data import num_bptt_batches
 from tinyrnn.train import (MODELS, Diverged, TrainConfig, TrainError, Trainer, _progress_bar,
                            flatten_state, prepare_data, read_checkpoint, resolve_config,
                            unflatten_state)
@@ -262,3 +263,17 @@ def test_progress_bar_on_a_terminal_unless_tqdm_disable(monkeypatch):
     assert "1/5" in sys.stderr.getvalue() and "loss 1.000" in sys.stderr.getvalue()
     monkeypatch.setattr(sys, "stderr", io.StringIO())       # not a terminal: hidden
     assert _progress_bar(5, 0).disable
+
+
+def test_learning_rate_decays_like_char_rnn(tmp_path, text_file):
+    """--lr-decay-after 2: the first two epochs at the initial rate, then x0.5 at
+    the end of every epoch (char-rnn's learning_rate_decay_after)."""
+    cfg = config(text_file, tmp_path, model="rnn", num_layers=1, learning_rate=0.01,
+                 lr_decay=0.5, lr_decay_after=2, eval_every=1000, sample_length=0)
+    n = num_bptt_batches(prepare_data(cfg).train, cfg.seq_length)     # steps per epoch
+    cfg.max_steps = 4 * n
+    trainer = Trainer(cfg)
+    trainer.run()
+    lrs = trainer.history["learning_rate"]
+    assert lrs[:2 * n] == [0.01] * (2 * n)
+    assert lrs[2 * n:3 * n] == [0.005] * n and lrs[3 * n:] == [0.0025] * n

@@ -60,7 +60,8 @@ def _train_parser(sub) -> None:
     g.add_argument("--num-layers", type=int, metavar="L",
                    help=f"stacked recurrent layers (default: {d('num_layers')})")
     g.add_argument("--dropout", type=float, metavar="P",
-                   help=f"dropout between layers, 0 for none (default: {d('dropout')})")
+                   help=f"dropout between the layers and before the output layer, 0 for "
+                        f"none (default: {d('dropout')})")
     g = p.add_argument_group("optimisation")
     g.add_argument("--seq-length", type=int, metavar="T",
                    help=f"steps of backpropagation through time per chunk "
@@ -72,11 +73,11 @@ def _train_parser(sub) -> None:
     g.add_argument("--learning-rate", type=float, metavar="LR",
                    help=f"initial learning rate (default: {d('learning_rate')})")
     g.add_argument("--lr-decay", type=float, metavar="F",
-                   help=f"multiply the learning rate by F each epoch after "
-                        f"--lr-decay-after (default: {d('lr_decay')})")
+                   help=f"multiply the learning rate by F at the end of every epoch, "
+                        f"from the --lr-decay-after'th on (default: {d('lr_decay')})")
     g.add_argument("--lr-decay-after", type=int, metavar="E",
-                   help=f"epochs at the initial learning rate (default: "
-                        f"{d('lr_decay_after')})")
+                   help=f"start decaying when E epochs are complete, as char-rnn's "
+                        f"learning_rate_decay_after (default: {d('lr_decay_after')})")
     g.add_argument("--grad-clip", type=float, metavar="C",
                    help=f"rescale the gradients when their global L2 norm exceeds C; "
                         f"0 turns clipping off (default: {d('grad_clip')})")

@@ -254,6 +254,8 @@ def _check_config(cfg: TrainConfig) -> None:
         raise TrainError(f"--learning-rate must be > 0, got {cfg.learning_rate}")
     if not 0 < cfg.lr_decay <= 1:
         raise TrainError(f"--lr-decay must be in (0, 1], got {cfg.lr_decay}")
+    if cfg.lr_decay_after < 0:
+        raise TrainError(f"--lr-decay-after must be >= 0, got {cfg.lr_decay_after}")
     if cfg.grad_clip < 0:
         raise TrainError(f"--grad-clip must be >= 0 (0: no clipping), got {cfg.grad_clip}")
     if cfg.sample_length < 0:
@@ -353,8 +355,10 @@ class Trainer:
         self.model.to(self.backend).train()
         self.params = self.model.parameters()
         self.optimizer = OPTIMIZERS[cfg.optimizer](self.params, lr=cfg.learning_rate)
+        # char-rnn multiplies by lr_decay at the end of epoch E = lr_decay_after
+        # and of each later one; StepDecay(after=E-1) does exactly that.
         self.schedule = optim.StepDecay(self.optimizer, decay=cfg.lr_decay,
-                                        after=cfg.lr_decay_after)
+                                        after=max(0, cfg.lr_decay_after - 1))
         self.step, self.state, self.best_val = 0, None, math.inf
         self.history = {k: [] for k in HISTORY}
         self.last_saved = None          # (path, step) of the newest good checkpoint
