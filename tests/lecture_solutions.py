@@ -171,3 +171,39 @@ _register("rwa_average_backward", rwa_average_backward, {
     "weight-derivative-without-w": ("da[t] = (dn * z[t] + dd) * w[t]", "da[t] = dn * z[t] + dd"),
     "no-gradient-from-later-steps": ("dn = dn_next + q / d[t]", "dn = q / d[t]"),
 })
+
+
+# ---- lecture 10: layer normalisation, backward (NumPy) -----------------------------
+def layer_norm_backward(dy, cache):
+    """Backward of y = gain * (x - mean(x)) / sqrt(var(x) + eps) + bias over the last axis.
+
+    dy (B, H); cache = (xhat (B, H), inv_std (B, 1), gain (H,)).
+    Returns dx (B, H), dgain (H,), dbias (H,).
+    """
+    xhat, inv_std, gain = cache
+    # -- begin solution --
+    dxhat = dy * gain
+    # three paths from x to xhat: directly, through the mean, through the standard deviation
+    dx = inv_std * (dxhat - dxhat.mean(axis=-1, keepdims=True)
+                    - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True))
+    dgain = (dy * xhat).sum(axis=0)            # gain and bias are shared by every example
+    dbias = dy.sum(axis=0)
+    # -- end solution --
+    return dx, dgain, dbias
+
+
+_register("layer_norm_backward", layer_norm_backward, {
+    "mean-and-std-treated-as-constants": (
+        "dx = inv_std * (dxhat - dxhat.mean(axis=-1, keepdims=True)\n"
+        "                    - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True))",
+        "dx = inv_std * dxhat"),
+    "forgot-the-std-path": (
+        "\n                    - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True))", ")"),
+    "statistics-over-the-batch-axis": (
+        "dx = inv_std * (dxhat - dxhat.mean(axis=-1, keepdims=True)\n"
+        "                    - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True))",
+        "dx = inv_std * (dxhat - dxhat.mean(axis=0, keepdims=True)\n"
+        "                    - xhat * (dxhat * xhat).mean(axis=0, keepdims=True))"),
+    "gain-gradient-not-summed-over-the-batch": ("dgain = (dy * xhat).sum(axis=0)",
+                                                "dgain = dy * xhat"),
+})
