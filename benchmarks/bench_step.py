@@ -42,6 +42,7 @@ THREADS = _threads_from_argv()
 
 import numpy as np  # noqa: E402
 
+import contenders  # noqa: E402
 import tinyrnn as tr  # noqa: E402
 from contenders import (CONTENDERS, make_data, numpy_step, tinyrnn_model,  # noqa: E402
                         tinyrnn_train_step, torch_available)
@@ -175,6 +176,9 @@ def main(argv=None):
                         help=f"comma-separated names from {list(CONTENDERS)}")
     parser.add_argument("--threads", type=int, default=None,
                         help="BLAS and PyTorch threads (default: all cores)")
+    parser.add_argument("--backend", default="numpy", choices=["numpy", "cupy"],
+                        help="where tinyrnn and the floor run (cupy: on a GPU; the NumPy "
+                             "reference and PyTorch stay on the CPU)")
     parser.add_argument("--memory", action="store_true",
                         help="report peak memory instead of time (medium, and "
                              "truncated BPTT on small)")
@@ -187,7 +191,17 @@ def main(argv=None):
           f"{os.environ.get('OPENBLAS_NUM_THREADS', 'default')}, "
           f"{time.strftime('%Y-%m-%d %H:%M')}; load average "
           f"{', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    contenders.BACKEND = args.backend
+    try:
+        tr.get_backend(args.backend)
+    except tr.BackendError as err:
+        parser.error(str(err))
+    if args.backend != "numpy":
+        print(f"tinyrnn and the floor on {args.backend}; the NumPy reference and PyTorch "
+              "on the CPU")
     if args.memory:
+        if args.backend != "numpy":
+            parser.error("--memory measures host memory with tracemalloc: numpy backend only")
         memory_report(args.memory_config, args.tbptt_config)
         return
     names = list(CONTENDERS) if args.contenders == "all" else args.contenders.split(",")

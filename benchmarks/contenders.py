@@ -16,6 +16,7 @@ from tinyrnn import nn, optim
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 LR = 0.01
+BACKEND = "numpy"   # where tinyrnn and the floor run; "cupy" times them on a GPU
 
 
 def make_data(cfg, seed: int = 0) -> dict:
@@ -31,8 +32,8 @@ def tinyrnn_model(cfg, fused: bool):
     """(recurrent layer stack, linear head, SGD optimiser) as a user builds them."""
     tr.manual_seed(0)
     layer = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cfg["cell"]]
-    rnn = layer(cfg["V"], cfg["H"], cfg["layers"], fused=fused)
-    head = nn.Linear(cfg["H"], cfg["V"])
+    rnn = layer(cfg["V"], cfg["H"], cfg["layers"], fused=fused, backend=BACKEND)
+    head = nn.Linear(cfg["H"], cfg["V"], backend=BACKEND)
     opt = optim.SGD(rnn.parameters() + head.parameters(), lr=LR)
     return rnn, head, opt
 
@@ -50,8 +51,14 @@ def tinyrnn_train_step(rnn, head, opt, x, y, state=None):
 def tinyrnn_step(fused: bool):
     def build(cfg, data):
         rnn, head, opt = tinyrnn_model(cfg, fused)
-        x, y = tr.tensor(data["x"]), tr.tensor(data["y"])
-        return lambda: tinyrnn_train_step(rnn, head, opt, x, y)
+        x = tr.tensor(data["x"], backend=BACKEND)
+        y = tr.tensor(data["y"], backend=BACKEND)
+        backend = x.backend
+
+        def step():
+            tinyrnn_train_step(rnn, head, opt, x, y)
+            backend.synchronize()               # wait for the GPU (no-op on the CPU)
+        return step
     return build
 
 
@@ -71,10 +78,12 @@ def floor_step(cfg, data):
     T, B, V, H, L = cfg["T"], cfg["B"], cfg["V"], cfg["H"], cfg["layers"]
     G = GATES[cfg["cell"]] * H
     rng = np.random.default_rng(0)
+    backend = tr.get_backend(BACKEND)
+    xp = np if BACKEND == "numpy" else __import__(BACKEND)     # numpy or cupy: both have out=
 
     def arr(*shape):
-        return (0.1 * rng.standard_normal(shape)).astype(np.float32)
-    x0 = data["x"].reshape(T * B, V)
+        return xp.asarray((0.1 * rng.standard_normal(shape)).astype(np.float32))
+    x0 = xp.asarray(data["x"].reshape(T * B, V))
     layers = []
     for k in range(L):
         I = V if k == 0 else H
@@ -84,7 +93,7 @@ def floor_step(cfg, data):
                            dw_ih=arr(G, I), dw_hh=arr(G, H), dx=arr(T * B, I)))
     w_y, w_y_t, y, dy = arr(V, H), arr(H, V), arr(T * B, V), arr(T * B, V)
     dw_y, dtop = arr(V, H), arr(T * B, H)
-    mm = np.matmul
+    mm = xp.matmul
 
     def step():
         inp = x0
@@ -106,6 +115,7 @@ def floor_step(cfg, data):
             mm(lay["dz"].T, lay["hs"][:-1].reshape(T * B, H), out=lay["dw_hh"])
             if k > 0:
                 mm(lay["dz"], lay["w_ih"], out=lay["dx"])
+        backend.synchronize()
     return step
 
 
