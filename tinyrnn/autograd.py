@@ -173,7 +173,7 @@ class Function:
             raise TypeError(f"{cls.__name__.lower()}: expected at least one Tensor input")
         ctx = Context(cls, backend)
         out = cls.forward(ctx, *arrays, **kwargs)
-        record = _grad_enabled and True in needs
+        record = _grad_enabled and any(needs)
         multiple = isinstance(out, tuple)
         outs = tuple([Tensor._make(o, backend, record) for o in out]) if multiple else \
             (Tensor._make(out, backend, record),)
