@@ -9,8 +9,6 @@ from __future__ import annotations
 import builtins
 import numbers
 
-import numpy as np
-
 from ..tensor import Tensor
 from .arithmetic import Add, Sub, Mul, Div, Neg, Pow, Maximum, Minimum, Where
 from .unary import Exp, Log, Sqrt, Tanh, Sigmoid, Relu, Clip
@@ -35,11 +33,15 @@ def as_tensor_like(value, like: Tensor):
     numbers so that they cannot promote float32 to float64."""
     if isinstance(value, Tensor):
         return value
-    if isinstance(value, np.generic):
-        return value.item()
     if isinstance(value, numbers.Number):
-        return value
+        return plain_number(value)
     return Tensor(value, backend=like.backend, dtype=_float_like(value, like))
+
+
+def plain_number(value):
+    """A Python number for any number: NumPy scalars (np.float64(2.0)) carry a
+    dtype that would promote a float32 result to float64; plain numbers don't."""
+    return value if type(value) in (int, float, bool) else value.item()
 
 
 def _float_like(value, like: Tensor):
@@ -147,10 +149,8 @@ def relu(x: Tensor) -> Tensor:
 
 def clip(x: Tensor, min=None, max=None) -> Tensor:
     """Limit x to [min, max] (either bound may be None)."""
-    if isinstance(min, np.generic):     # NumPy scalars would promote float32
-        min = min.item()
-    if isinstance(max, np.generic):
-        max = max.item()
+    min = plain_number(min) if isinstance(min, numbers.Number) else min
+    max = plain_number(max) if isinstance(max, numbers.Number) else max
     for name, bound in (("min", min), ("max", max)):
         if bound is not None and not isinstance(bound, numbers.Real):
             raise TypeError(f"clip: {name} must be a number or None; got "
@@ -236,9 +236,7 @@ def broadcast_to(x: Tensor, shape) -> Tensor:
 
 
 def _is_index_array(k) -> bool:
-    return isinstance(k, (Tensor, list, np.ndarray)) or (
-        not isinstance(k, (int, slice, type(None), type(Ellipsis), tuple))
-        and hasattr(k, "shape"))
+    return isinstance(k, (Tensor, list)) or hasattr(k, "shape")   # NumPy / backend arrays
 
 
 def getitem(x: Tensor, key) -> Tensor:
