@@ -3,12 +3,13 @@ outputs, and their "implement this backward" exercises really catch wrong answer
 
 How the notebooks are run
 -------------------------
-Each notebook is executed with nbclient in a kernel that is *this* interpreter
-(``sys.executable -m ipykernel_launcher``, from a kernelspec written to a
-temporary directory), so it sees the same tinyrnn as pytest. ``TINYRNN_QUICK=1`` is set for the kernel: every notebook reads it and
-picks small sizes and few training steps, so the whole set runs in a few
-minutes on two cores. Unset it (the default when a person opens a notebook)
-for the full settings.
+Each notebook is executed with nbclient in a kernel that is *this*
+interpreter (``sys.executable -m ipykernel_launcher``, from a kernelspec
+written to a temporary directory), so it sees the same tinyrnn as pytest.
+``TINYRNN_QUICK=1`` is set for the kernel: every notebook reads it and picks
+small sizes and few training steps, so the whole set runs in a few minutes on
+two cores. Unset it (the default when a person opens a notebook) for the full
+settings.
 
 How the exercises are marked and checked
 ----------------------------------------
@@ -49,13 +50,11 @@ import lecture_solutions  # noqa: E402
 LECTURES = Path(__file__).resolve().parent.parent / "lectures"
 NOTEBOOKS = sorted(LECTURES.glob("*.ipynb"))
 CELL_TIMEOUT = 600
+KERNEL_NAME = "tinyrnn-pytest"
 
 
 def _read(path: Path):
     return nbformat.read(str(path), as_version=4)
-
-
-KERNEL_NAME = "tinyrnn-pytest"
 
 
 @pytest.fixture(scope="session")
@@ -113,8 +112,9 @@ EXERCISES = _exercises()
 
 # ---- the notebooks as shipped ---------------------------------------------
 def test_there_are_lectures_and_exercises():
-    assert len(NOTEBOOKS) >= 1
-    assert all(p.name[:2].isdigit() for p in NOTEBOOKS), "lectures are numbered NN_topic.ipynb"
+    assert [p.name[:2] for p in NOTEBOOKS][:10] == [f"{k:02d}" for k in range(1, 11)], \
+        "lectures 01 to 10, named NN_topic.ipynb"
+    assert len(EXERCISES) >= 3, "at least three 'implement this backward' exercises"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -230,6 +230,22 @@ def test_every_exercise_has_a_solution_and_wrong_answers():
         assert name in lecture_solutions.SOLUTIONS, f"no reference solution for {name}"
         assert len(lecture_solutions.WRONG_ANSWERS.get(name, {})) >= 2, \
             f"exercise {name} needs at least two plausible wrong answers"
+
+
+@pytest.mark.parametrize("path,name", EXERCISES, ids=[n for _, n in EXERCISES])
+def test_exercise_stub_matches_the_solution_around_the_gap(path, name):
+    """The code a student is given (forward passes, caches, signatures) is the
+    reference solution's, so the two cannot drift apart."""
+    stub = next(c for c in _read(path).cells if c.get("metadata", {}).get("exercise") == name
+                and "exercise" in _tags(c)).source
+    assert stub.startswith(f"# EXERCISE {name}"), "the first line marks the exercise"
+    solution = lecture_solutions.SOLUTIONS[name]
+    begin = solution.index("# -- begin solution --")
+    begin = solution.rindex("\n", 0, begin) + 1
+    end = solution.index("\n", solution.index("# -- end solution --")) + 1
+    body = stub.split("\n", 1)[1]
+    assert body.startswith(solution[:begin]) and body.endswith(solution[end:].rstrip("\n"))
+    assert f'raise NotImplementedError("{name}")' in body[begin:]
 
 
 @pytest.mark.parametrize("path,name", EXERCISES, ids=[n for _, n in EXERCISES])
