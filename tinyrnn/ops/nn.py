@@ -5,6 +5,8 @@ div) because the combined formulas are both cheaper and numerically safer.
 """
 from __future__ import annotations
 
+import math
+
 from ..autograd import Function
 from .shape import check_indices
 
@@ -62,42 +64,61 @@ class CrossEntropy(Function):
     def forward(ctx, logits, targets, reduction="mean", ignore_index=-100):
         xp = ctx.xp
         C = logits.shape[-1]
-        valid = targets != ignore_index
-        safe = xp.where(valid, targets, xp.zeros_like(targets))
-        check_indices(ctx.backend, safe, C, f"cross_entropy (targets, ignore_index="
-                      f"{ignore_index})", negative=False)
+        targets, valid, count = _usable_targets(ctx, targets, C, ignore_index)
         # loss = log(sum(exp(z - m))) - (z_t - m): subtracting the row max m
-        # before the difference keeps float32 precise for huge logits.
+        # first keeps float32 precise for huge logits (the largest term is 1).
         m = xp.max(logits, axis=-1, keepdims=True)
         shifted = logits - m
-        log_total = xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))
-        picked = xp.take_along_axis(shifted, safe[..., None], axis=-1)
-        losses = xp.where(valid, (log_total - picked)[..., 0], xp.zeros_like(m[..., 0]))
-        ctx.save_for_backward(shifted, log_total, safe, valid)
-        ctx.reduction = reduction
+        e = xp.exp(shifted)
+        total = xp.sum(e, axis=-1, keepdims=True)                 # >= 1
+        picked = xp.take_along_axis(shifted, targets[..., None], axis=-1)
+        losses = (xp.log(total) - picked)[..., 0]
+        if valid is not None:
+            losses = xp.where(valid, losses, 0.0)
+        # backward needs softmax = e / total: keep both rather than recompute exp
+        ctx.save_for_backward(e, total, targets, valid)
+        ctx.reduction, ctx.count = reduction, count
         if reduction == "none":
             return losses
-        total = xp.sum(losses)
-        if reduction == "sum":
-            return total
-        ctx.count = max(int(xp.sum(xp.astype(valid, xp.int64))), 1)
-        return total / ctx.count
+        total_loss = xp.sum(losses)
+        return total_loss if reduction == "sum" else total_loss / count
 
     @staticmethod
     def backward(ctx, dy):
         xp = ctx.xp
-        shifted, log_total, safe, valid = ctx.saved
-        C = shifted.shape[-1]
-        classes = xp.arange(C, device=ctx.backend.device)
-        onehot = xp.astype(safe[..., None] == classes, shifted.dtype)
-        scale = xp.astype(valid, shifted.dtype)
-        if ctx.reduction == "none":
-            scale = scale * dy
-        elif ctx.reduction == "mean":
-            scale = scale * (dy / ctx.count)
-        else:
-            scale = scale * dy
-        return (xp.exp(shifted - log_total) - onehot) * scale[..., None], None
+        e, total, targets, valid = ctx.saved
+        # scale = dL/dloss_i, one per row: (..., 1), or a 0-d array for sum / mean
+        scale = dy[..., None] if ctx.reduction == "none" else \
+            dy / ctx.count if ctx.reduction == "mean" else dy
+        if valid is not None:
+            scale = scale * xp.astype(valid[..., None], e.dtype)
+        classes = xp.arange(e.shape[-1], device=ctx.backend.device)
+        onehot = xp.astype(targets[..., None] == classes, e.dtype)
+        grad = e / total                                          # softmax
+        grad -= onehot
+        grad *= scale
+        return grad, None
+
+
+def _usable_targets(ctx, targets, C: int, ignore_index: int):
+    """(targets safe to index with, mask of those that count or None, their count).
+
+    One look at the targets' range settles the usual case -- every target a
+    class and ``ignore_index`` outside that range -- with no mask at all.
+    Otherwise ignored targets become class 0 (their loss is masked out) and
+    the rest must lie in [0, C).
+    """
+    xp = ctx.xp
+    n = math.prod(targets.shape)
+    if n:
+        lo, hi = int(xp.min(targets)), int(xp.max(targets))
+        if 0 <= lo and hi < C and not lo <= ignore_index <= hi:
+            return targets, None, n
+    valid = targets != ignore_index
+    safe = xp.where(valid, targets, xp.zeros_like(targets))
+    check_indices(ctx.backend, safe, C, f"cross_entropy (targets, ignore_index="
+                  f"{ignore_index})", negative=False)
+    return safe, valid, max(int(xp.sum(xp.astype(valid, xp.int64))), 1)
 
 
 class LayerNorm(Function):
