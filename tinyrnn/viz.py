@@ -147,7 +147,7 @@ def _trace_layer(cell, x: Tensor, state) -> tuple[Tensor, dict]:
         x_t = x_t[0]
         if gates:
             h_prev = (cell.initial_state(x_t.shape[0]) if state is None else state)
-            h_prev = h_prev[0] if isinstance(h_prev, tuple) else h_prev
+            h_prev = h_prev[0] if isinstance(h_prev, (tuple, list)) else h_prev
             values = dict(zip("ifgo" if kind == "LSTMCell" else "rzn",
                               cell.gate_values(x_t, h_prev)))
             for g in gates:
@@ -172,7 +172,8 @@ def unit_values(records: list[dict], layer: int = -1, kind: str | None = None
                 ) -> np.ndarray:
     """The activations to colour text with, (T, H) for the first sequence of the batch.
 
-    ``kind`` "cell" is tanh(c) (LSTM only; Karpathy et al.'s choice), "h" the
+    ``kind`` "cell" is tanh(c) (LSTM only; Karpathy et al.'s choice; for a
+    layer-normalised LSTM this is tanh of the raw cell, not of LN(c)), "h" the
     output; None picks tanh(c) when there is a cell, else h.
     """
     rec = records[layer]
