@@ -4,7 +4,8 @@ weight-gradient products.
 
 Every helper works on raw arrays through ``ctx.xp`` and ``ctx.backend.into``
 (which writes into a preallocated array with ``out=`` on NumPy and CuPy), so
-one kernel serves every backend.
+one kernel serves every backend; the kernels' time loops call ``xp``
+functions with ``out=`` directly, bound once by :func:`with_out`.
 
 **Gate-major buffers.** PyTorch stacks the G gates' weights as rows
 [gate 0 | gate 1 | ...] of one (G*H, I) matrix, so x W^T has the gates side by
@@ -16,6 +17,21 @@ t is the contiguous block ``z[k, t]``, and the products are batched over the
 gates -- (B, H) @ (G, H, H) -> (G, B, H) in one call.
 """
 from __future__ import annotations
+
+
+def with_out(ctx, fn):
+    """``fn``, callable as ``fn(*args, out=buffer)`` on every backend.
+
+    NumPy's and CuPy's functions take ``out=`` themselves, so there this is
+    ``fn`` unchanged; the Array API standard has no ``out=``, so on the strict
+    backend it computes and copies (as ``Backend.into`` does). Kernels bind
+    their functions once, before the time loop: at B = 1 a NumPy call costs
+    about a microsecond, and a Python wrapper around each would add a third.
+    """
+    backend = ctx.backend
+    if backend.name != "strict":
+        return fn
+    return lambda *args, out, **kwargs: backend.into(out, fn, *args, **kwargs)
 
 
 def empty(ctx, shape, dtype):

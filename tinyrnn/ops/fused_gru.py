@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..autograd import Function
 from .fused_common import (copy, empty, gate_blocks, gate_projection, may_overwrite_saved,
-                           sequence_grads, sigmoid_, start_states)
+                           sequence_grads, sigmoid_, start_states, with_out)
 
 
 class GRUSequence(Function):
@@ -46,7 +46,9 @@ class GRUSequence(Function):
 
     @staticmethod
     def forward(ctx, x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
-        xp, into = ctx.xp, ctx.backend.into
+        xp = ctx.xp
+        matmul, add, subtract, multiply, tanh = (
+            with_out(ctx, f) for f in (xp.matmul, xp.add, xp.subtract, xp.multiply, xp.tanh))
         T, B, _ = x.shape
         H = h0.shape[1]
         gates = gate_projection(ctx, x, weight_ih, bias_ih, 3)    # (3, T, B, H): a_r, a_z, a_n
@@ -58,7 +60,7 @@ class GRUSequence(Function):
         rec = empty(ctx, (3, B, H), x.dtype)
         for t in range(T):
             a = gates[:, t, ...]                             # (3, B, H) view, filled in place
-            into(rec, xp.matmul, hs[t, ...], w_hh)           # q = h_{t-1} W_hh,k^T
+            matmul(hs[t, ...], w_hh, out=rec)                # q = h_{t-1} W_hh,k^T
             rz = a[:2, ...]
             rz += rec[:2, ...]
             sigmoid_(ctx, rz)                                # r, z
@@ -66,12 +68,12 @@ class GRUSequence(Function):
             if bias_hh is None:                              # q_n = W_hn h + b_hn
                 q_n[t, ...] = rec[2, ...]
             else:
-                into(q_n[t, ...], xp.add, rec[2, ...], bias_hh[2 * H:])
-            into(rec[2, ...], xp.multiply, r, q_n[t, ...])   # n = tanh(a_n + r * q_n)
+                add(rec[2, ...], bias_hh[2 * H:], out=q_n[t, ...])
+            multiply(r, q_n[t, ...], out=rec[2, ...])        # n = tanh(a_n + r * q_n)
             n += rec[2, ...]
-            into(n, xp.tanh, n)
+            tanh(n, out=n)
             h = hs[t + 1, ...]                               # h_t = n + z * (h_{t-1} - n)
-            into(h, xp.subtract, hs[t, ...], n)
+            subtract(hs[t, ...], n, out=h)
             h *= z
             h += n
         out = hs[1:, ...]
@@ -80,7 +82,9 @@ class GRUSequence(Function):
 
     @staticmethod
     def backward(ctx, dout, dh_n):
-        xp, into = ctx.xp, ctx.backend.into
+        xp = ctx.xp
+        matmul, subtract, multiply, sum_ = (
+            with_out(ctx, f) for f in (xp.matmul, xp.subtract, xp.multiply, xp.sum))
         x, weight_ih, weight_hh, gates, q_n, hs, out = ctx.saved
         T, B, _ = x.shape
         H = hs.shape[-1]
@@ -95,27 +99,27 @@ class GRUSequence(Function):
             a = gates[:, t, ...]
             r, z, n = a[0, ...], a[1, ...], a[2, ...]
             dh += dout[t, ...]
-            into(dz, xp.subtract, hs[t, ...], n)             # dz~ = dh (h_{t-1} - n) z(1-z)
+            subtract(hs[t, ...], n, out=dz)                  # dz~ = dh (h_{t-1} - n) z(1-z)
             dz *= dh
-            into(tmp, xp.multiply, z, z)
-            into(tmp, xp.subtract, z, tmp)
+            multiply(z, z, out=tmp)
+            subtract(z, tmp, out=tmp)
             dz *= tmp
-            into(dn, xp.multiply, dh, z)                     # dn~ = dh (1 - z)(1 - n^2)
-            into(dn, xp.subtract, dh, dn)
-            into(tmp, xp.multiply, n, n)
+            multiply(dh, z, out=dn)                          # dn~ = dh (1 - z)(1 - n^2)
+            subtract(dh, dn, out=dn)
+            multiply(n, n, out=tmp)
             tmp -= 1
             dn *= tmp
             dn *= -1
-            into(dr, xp.multiply, dn, q_n[t, ...])           # dr~ = dn~ q_n r(1-r)
-            into(tmp, xp.multiply, r, r)
-            into(tmp, xp.subtract, r, tmp)
+            multiply(dn, q_n[t, ...], out=dr)                # dr~ = dn~ q_n r(1-r)
+            multiply(r, r, out=tmp)
+            subtract(r, tmp, out=tmp)
             dr *= tmp
             dh *= z                                          # the direct path z * h_{t-1}
-            into(dq_n[t, ...], xp.multiply, dn, r)
+            multiply(dn, r, out=dq_n[t, ...])
             dA[:, t, ...] = d                                # may overwrite a: r, z, n are dead
             d[2, ...] = dq_n[t, ...]                         # recurrent side: [dr~, dz~, dn~ r]
-            into(rec, xp.matmul, d, w_hh)
-            into(tmp, xp.sum, rec, axis=0)
+            matmul(d, w_hh, out=rec)
+            sum_(rec, axis=0, out=tmp)
             dh += tmp                                        # dh_{t-1} (without dout_{t-1})
         dx, dW_ih, dW_hh, db_ih, db_hh = sequence_grads(ctx, dA, x, hs, weight_ih,
                                                         ctx.needs_input_grad, last_hh=dq_n)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..autograd import Function
 from .fused_common import (add_bias, copy, empty, gate_blocks, gate_projection,
-                           may_overwrite_saved, sequence_grads, start_states)
+                           may_overwrite_saved, sequence_grads, start_states, with_out)
 
 # sigmoid(v) = (1 + tanh(v / 2)) / 2. Halving the i, f, o pre-activations once
 # (the input projection and the recurrent weights' blocks) lets ONE tanh over
@@ -54,7 +54,8 @@ class LSTMSequence(Function):
 
     @staticmethod
     def forward(ctx, x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
-        xp, into = ctx.xp, ctx.backend.into
+        xp = ctx.xp
+        matmul, multiply, tanh = (with_out(ctx, f) for f in (xp.matmul, xp.multiply, xp.tanh))
         T, B, _ = x.shape
         H = h0.shape[1]
         scale, shift = _per_gate(ctx, _SCALE, x.dtype), _per_gate(ctx, _SHIFT, x.dtype)
@@ -67,25 +68,27 @@ class LSTMSequence(Function):
         rec, ig = empty(ctx, (4, B, H), x.dtype), empty(ctx, (B, H), x.dtype)
         for t in range(T):
             z = gates[:, t, ...]                            # (4, B, H) view, filled in place
-            into(rec, xp.matmul, hs[t, ...], w_hh)          # h_{t-1} W_hh,k^T for every k
+            matmul(hs[t, ...], w_hh, out=rec)               # h_{t-1} W_hh,k^T for every k
             z += rec
-            into(z, xp.tanh, z)
+            tanh(z, out=z)
             z *= scale                                      # i, f, o = (1 + tanh) / 2
             z += shift
             i, f, g, o = z[0, ...], z[1, ...], z[2, ...], z[3, ...]
             c = cs[t + 1, ...]
-            into(c, xp.multiply, f, cs[t, ...])             # c_t = f * c_{t-1} + i * g
-            into(ig, xp.multiply, i, g)
+            multiply(f, cs[t, ...], out=c)                  # c_t = f * c_{t-1} + i * g
+            multiply(i, g, out=ig)
             c += ig
-            into(tanh_c[t, ...], xp.tanh, c)                # h_t = o * tanh(c_t)
-            into(hs[t + 1, ...], xp.multiply, o, tanh_c[t, ...])
+            tanh(c, out=tanh_c[t, ...])                     # h_t = o * tanh(c_t)
+            multiply(o, tanh_c[t, ...], out=hs[t + 1, ...])
         out = hs[1:, ...]
         ctx.save_for_backward(x, weight_ih, weight_hh, gates, hs, cs, tanh_c, out)
         return out, copy(ctx, hs[T, ...]), copy(ctx, cs[T, ...])
 
     @staticmethod
     def backward(ctx, dout, dh_n, dc_n):
-        xp, into = ctx.xp, ctx.backend.into
+        xp = ctx.xp
+        matmul, multiply, subtract, sum_ = (
+            with_out(ctx, f) for f in (xp.matmul, xp.multiply, xp.subtract, xp.sum))
         x, weight_ih, weight_hh, gates, hs, cs, tanh_c, out = ctx.saved
         T, B, _ = x.shape
         H = hs.shape[-1]
@@ -101,23 +104,23 @@ class LSTMSequence(Function):
             i, f, g, o = z[0, ...], z[1, ...], z[2, ...], z[3, ...]
             tc = tanh_c[t, ...]
             dh += dout[t, ...]
-            into(tmp, xp.multiply, tc, tc)                  # dc_t += dh * o * (1 - tc^2)
+            multiply(tc, tc, out=tmp)                       # dc_t += dh * o * (1 - tc^2)
             tmp -= 1
             tmp *= o
             tmp *= dh
             dc -= tmp
-            into(d[0, ...], xp.multiply, dc, g)             # di
-            into(d[1, ...], xp.multiply, dc, cs[t, ...])    # df
-            into(d[2, ...], xp.multiply, dc, i)             # dg
-            into(d[3, ...], xp.multiply, dh, tc)            # do
+            multiply(dc, g, out=d[0, ...])                  # di
+            multiply(dc, cs[t, ...], out=d[1, ...])         # df
+            multiply(dc, i, out=d[2, ...])                  # dg
+            multiply(dh, tc, out=d[3, ...])                 # do
             dc *= f                                         # dc_{t-1}
-            into(local, xp.subtract, alpha, z)              # s(1 - s) | 1 - g^2
+            subtract(alpha, z, out=local)                   # s(1 - s) | 1 - g^2
             local *= z
             local += gamma
             dz = dgates[:, t, ...]                          # may be z itself: all reads done
-            into(dz, xp.multiply, d, local)
-            into(rec, xp.matmul, dz, w_hh)                  # dh_{t-1} = sum_k dz_k W_hh,k
-            into(dh, xp.sum, rec, axis=0)
+            multiply(d, local, out=dz)
+            matmul(dz, w_hh, out=rec)                       # dh_{t-1} = sum_k dz_k W_hh,k
+            sum_(rec, axis=0, out=dh)
         n = ctx.needs_input_grad
         dx, dW_ih, dW_hh, db_ih, db_hh = sequence_grads(
             ctx, dgates, x, hs, weight_ih, (n[0], n[1], n[3], n[4], n[5], n[6]))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..autograd import Function
 from .fused_common import (add_bias, copy, empty, input_projection, sequence_grads,
-                           start_states, transposed_copy)
+                           start_states, transposed_copy, with_out)
 
 
 class RNNSequence(Function):
@@ -40,7 +40,8 @@ class RNNSequence(Function):
     @staticmethod
     def forward(ctx, x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None,
                 nonlinearity="tanh"):
-        xp, into = ctx.xp, ctx.backend.into
+        xp = ctx.xp
+        matmul, tanh, maximum = (with_out(ctx, f) for f in (xp.matmul, xp.tanh, xp.maximum))
         T = x.shape[0]
         hs = start_states(ctx, h0, T)                      # h_0 .. h_T
         hs[1:, ...] = input_projection(ctx, x, weight_ih, add_bias(bias_ih, bias_hh))
@@ -48,12 +49,12 @@ class RNNSequence(Function):
         rec = empty(ctx, h0.shape, h0.dtype)
         for t in range(T):
             a = hs[t + 1, ...]                             # a view: x_t W_ih^T + b
-            into(rec, xp.matmul, hs[t, ...], w_hh_t)
+            matmul(hs[t, ...], w_hh_t, out=rec)
             a += rec
             if nonlinearity == "tanh":
-                into(a, xp.tanh, a)                        # h_t = f(a_t), in place
+                tanh(a, out=a)                             # h_t = f(a_t), in place
             else:
-                into(a, xp.maximum, a, 0)
+                maximum(a, 0, out=a)
         ctx.nonlinearity = nonlinearity
         out = hs[1:, ...]
         ctx.save_for_backward(x, weight_ih, weight_hh, hs, out)
@@ -61,13 +62,14 @@ class RNNSequence(Function):
 
     @staticmethod
     def backward(ctx, dout, dh_n):
-        xp, into = ctx.xp, ctx.backend.into
+        xp = ctx.xp
+        matmul, multiply = with_out(ctx, xp.matmul), with_out(ctx, xp.multiply)
         x, weight_ih, weight_hh, hs, out = ctx.saved
         T = x.shape[0]
         # f'(a_t) for every step at once (a handful of calls, not T of them)
         dA = empty(ctx, out.shape, out.dtype)
         if ctx.nonlinearity == "tanh":
-            into(dA, xp.multiply, out, out)
+            multiply(out, out, out=dA)
             dA -= 1
             dA *= -1                                       # 1 - h^2
         else:
@@ -77,7 +79,7 @@ class RNNSequence(Function):
             dh += dout[t, ...]
             da = dA[t, ...]
             da *= dh                                       # da_t = dh_t * f'(a_t)
-            into(dh, xp.matmul, da, weight_hh)             # dh_{t-1} (recurrent part)
+            matmul(da, weight_hh, out=dh)                  # dh_{t-1} (recurrent part)
         dz = xp.reshape(dA, (1,) + tuple(dA.shape))      # one gate, gate-major
         dx, dW_ih, dW_hh, db_ih, db_hh = sequence_grads(ctx, dz, x, hs, weight_ih,
                                                         ctx.needs_input_grad)
