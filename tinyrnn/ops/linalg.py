@@ -21,6 +21,8 @@ class MatMul(Function):
     def forward(ctx, a, b):
         check_matmul_shapes(a.shape, b.shape)
         ctx.save_for_backward(a, b)
+        if a.ndim > 2 and b.ndim == 2:          # Linear on (T, B, K)
+            return _batch_times_matrix(ctx.xp, a, b)
         return ctx.xp.matmul(a, b)
 
     @staticmethod
@@ -37,7 +39,8 @@ class MatMul(Function):
             dy = xp.expand_dims(dy, axis=-1)
         da = db = None
         if ctx.needs_input_grad[0]:
-            da = xp.matmul(dy, xp.matrix_transpose(b2))
+            da = _batch_times_matrix(xp, dy, xp.matrix_transpose(b2)) if \
+                dy.ndim > 2 and b2.ndim == 2 else xp.matmul(dy, xp.matrix_transpose(b2))
             if a.ndim == 1:
                 da = xp.reshape(xp.sum(xp.reshape(da, (-1, a.shape[0])), axis=0), a.shape)
         if ctx.needs_input_grad[1]:
@@ -50,6 +53,18 @@ class MatMul(Function):
             if b.ndim == 1:
                 db = xp.reshape(xp.sum(xp.reshape(db, (-1, b.shape[0])), axis=0), b.shape)
         return da, db
+
+
+def _batch_times_matrix(xp, a, b):
+    """a (..., N, K) @ b (K, M) as ONE (rows, K) @ (K, M) product over all rows.
+
+    NumPy runs a stacked operand times a matrix as one small product per
+    stacked matrix: for a Linear on (T, B, K) that is T products of B rows,
+    about 2x slower than one product of T*B rows (measured at T=100, B=32,
+    K=512, M=96 and at B=1).
+    """
+    y = xp.matmul(xp.reshape(a, (-1, a.shape[-1])), b)
+    return xp.reshape(y, tuple(a.shape[:-1]) + (b.shape[-1],))
 
 
 def check_matmul_shapes(sa, sb) -> None:
