@@ -39,8 +39,7 @@ class Linear(Module):
             raise ValueError(f"Linear: input of shape {x.shape} has last axis "
                              f"{x.shape[-1] if x.ndim else None}; expected "
                              f"{self.in_features} features")
-        y = ops.matmul(x, self.weight.T)
-        return y if self.bias is None else y + self.bias
+        return ops.linear(x, self.weight, self.bias)      # x @ W^T + b, one op
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}"

@@ -13,14 +13,14 @@ from ..tensor import Tensor
 from .arithmetic import Add, Sub, Mul, Div, Neg, Pow, Maximum, Minimum, Where
 from .unary import Exp, Log, Sqrt, Tanh, Sigmoid, Relu, Clip
 from .reduce import Sum, Mean, Max, Min, LogSumExp, normalize_axes
-from .linalg import MatMul
+from .linalg import Linear, MatMul
 from .shape import Reshape, Permute, BroadcastTo, GetItem, Take, Concat, Stack, Split
 from .nn import Softmax, LogSoftmax, CrossEntropy, LayerNorm, Dropout
 
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "maximum", "minimum", "where",
     "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "clip",
-    "sum", "mean", "max", "min", "logsumexp", "matmul",
+    "sum", "mean", "max", "min", "logsumexp", "matmul", "linear",
     "reshape", "permute", "transpose", "broadcast_to", "getitem", "take", "embedding",
     "concat", "stack", "split",
     "softmax", "log_softmax", "cross_entropy", "layer_norm", "dropout",
@@ -191,6 +191,21 @@ def matmul(a, b) -> Tensor:
     if not isinstance(b, Tensor):
         b = as_tensor_like(b, a)
     return MatMul.apply(a, b)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x @ weight.T + bias as one op: x (..., K), weight (M, K), bias (M,) or None
+    -> (..., M). What ``nn.Linear`` computes."""
+    for name, t in (("x", x), ("weight", weight), ("bias", bias)):
+        if not isinstance(t, Tensor) and not (name == "bias" and t is None):
+            raise TypeError(f"linear: {name} must be a Tensor; got {type(t).__name__}")
+    if weight.ndim != 2 or x.ndim < 1 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: x of shape {x.shape} and weight of shape {weight.shape} "
+                         "do not fit; expected x (..., K) and weight (M, K)")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias of shape {bias.shape}; expected "
+                         f"({weight.shape[0]},) for weight of shape {weight.shape}")
+    return Linear.apply(x, weight, bias)
 
 
 # ---- shapes ------------------------------------------------------------------
