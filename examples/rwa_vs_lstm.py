@@ -9,7 +9,11 @@ Three experiments (``--task``):
             "go" cue, repeat them (cross-entropy per step, blanks included,
             as the RWA repository scores it; chance 0.162 at T = 100).
 ``char``    A character-level language model on the default corpus (the
-            Python standard library), one RWA layer against one LSTM layer.
+            Python standard library), one RWA layer against one LSTM layer;
+            the state runs through the text (truncated BPTT), or, with
+            ``--window``, every chunk of ``--seq-length`` characters starts
+            afresh (an RWA's average cannot forget, so over a whole text it
+            is dominated by the distant past).
 
 For ``adding`` and ``copy`` the script counts the iterations (batches) each
 model needs before its loss on a fixed test batch first falls below
@@ -176,6 +180,8 @@ def run_char(args) -> dict:
                 batches, state = iter(bptt_batches(train, T)), None
                 continue
             it += 1
+            if args.window:
+                state = None                    # every chunk is its own sequence
             logits, state = net(tr.tensor(x), state)
             loss = tr.cross_entropy(logits, tr.tensor(y))
             opt.zero_grad()
@@ -187,7 +193,7 @@ def run_char(args) -> dict:
             elapsed = time.perf_counter() - start
             out_of_time = args.max_time is not None and elapsed > args.max_time
             if it % args.eval_every == 0 or it == args.max_iters or out_of_time:
-                val_loss = char_loss(net, val, T)
+                val_loss = char_loss(net, val, T, carry=not args.window)
                 hist["step"].append(it)
                 hist["loss"].append(val_loss)
                 hist["train_loss"].append(float(np.mean(run)))
@@ -202,21 +208,24 @@ def run_char(args) -> dict:
         results[model] = {"final_loss": hist["loss"][-1], "iters": it,
                           "seconds": hist["seconds"][-1], "history": hist}
         if model == "rwa":
-            snippet = val_ids[:min(len(val_ids), 400)]
+            snippet = val_ids[:min(len(val_ids), T if args.window else 400)]
             records = viz.trace(net, snippet)
             viz.plot_rwa_weights([r["a"] for r in records],
-                                 path=os.path.join(args.out, "rwa_weights_char.png"),
-                                 title="RWA log-weights over 400 characters of validation text")
+                                 path=os.path.join(args.out,
+                                                   f"rwa_weights_{_char_label(args)}.png"),
+                                 title=f"RWA log-weights over {len(snippet)} characters of "
+                                       "validation text")
     return results
 
 
-def char_loss(net, streams: np.ndarray, T: int) -> float:
-    """Mean validation cross-entropy in nats per character."""
+def char_loss(net, streams: np.ndarray, T: int, carry: bool = True) -> float:
+    """Mean validation cross-entropy in nats per character (``carry``: the state
+    runs through the whole text; otherwise every chunk of T starts afresh)."""
     net.eval()
     total, count, state = 0.0, 0, None
     with tr.no_grad():
         for x, y in bptt_batches(streams, T):
-            logits, state = net(tr.tensor(x), state)
+            logits, state = net(tr.tensor(x), state if carry else None)
             total += tr.cross_entropy(logits, tr.tensor(y), reduction="sum").item()
             count += y.size
     net.train()
@@ -225,7 +234,7 @@ def char_loss(net, streams: np.ndarray, T: int) -> float:
 
 # ---- reporting ---------------------------------------------------------------------
 def report(task: str, results: dict, args) -> str:
-    label = "char" if task == "char" else f"{task}_T{args.T}"
+    label = _char_label(args) if task == "char" else f"{task}_T{args.T}"
     runs = {m: {"step": r["history"]["step"], "loss": r["history"]["loss"]}
             for m, r in results.items()}
     what = "validation nats/char" if task == "char" else "test loss"
@@ -233,8 +242,11 @@ def report(task: str, results: dict, args) -> str:
                     metrics=("loss",), log_loss=task != "char",
                     title=f"RWA vs LSTM: {task}" + ("" if task == "char" else
                                                     f", T = {args.T}") + f" ({what})")
-    lines = [f"{task}" + ("" if task == "char" else f", T = {args.T}") +
-             f", hidden {args.hidden}, batch {args.batch}, lr {args.lr}, seed {args.seed}", ""]
+    setting = (f"windows of {args.seq_length} characters" if args.window else
+               f"state carried through the text, BPTT {args.seq_length}") \
+        if task == "char" else f"T = {args.T}"
+    lines = [f"{task}, {setting}, hidden {args.hidden}, batch {args.batch}, lr {args.lr}, "
+             f"seed {args.seed}", ""]
     if task == "char":
         lines += ["| model | steps | validation nats/char | seconds |", "|---|---|---|---|"]
         for m, r in results.items():
@@ -256,6 +268,10 @@ def report(task: str, results: dict, args) -> str:
             "results": results}, f, indent=1)
     print(table)
     return table
+
+
+def _char_label(args) -> str:
+    return "char_window" if args.window else "char"
 
 
 # ---- command line ------------------------------------------------------------------
@@ -286,6 +302,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "of anywhere (the RWA repository)")
     p.add_argument("--chars", type=int, default=300_000, help="char: corpus size")
     p.add_argument("--seq-length", type=int, default=50, help="char: BPTT length")
+    p.add_argument("--window", action="store_true",
+                   help="char: start every chunk of --seq-length characters from a fresh "
+                        "state (independent windows, as unixpickle's RWA char-rnn) instead "
+                        "of carrying the state through the text")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="rwa_out")
     p.add_argument("--smoke", action="store_true", help="tiny runs of every task (seconds)")
