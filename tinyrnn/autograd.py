@@ -224,6 +224,24 @@ _FREED_MESSAGE = ("backward: part of this graph was already freed by an earlier 
                   "(h = h.detach()) between chunks")
 
 
+def _sum(total, g, fresh: dict):
+    """total + g, the gradient of a value used more than once.
+
+    A sum the engine allocated during this backward call (listed in ``fresh``)
+    is referenced by nothing else, so further contributions are added into it
+    in place: a weight used at each of T steps then costs one gradient-sized
+    array, not T of them (at medium, each is 4 MB and a fresh one costs page
+    faults). Every other array -- an op may hand one gradient to several
+    inputs, a user may hold last call's ``.grad`` -- is never written.
+    """
+    if fresh.get(id(total)) is total and total.dtype == g.dtype:
+        total += g
+        return total
+    total = total + g
+    fresh[id(total)] = total
+    return total
+
+
 def backward(root, grad=None, retain_graph: bool = False) -> None:
     """Accumulate d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
 
@@ -264,6 +282,7 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
     counter = itertools.count()
     heap = [(-node.generation, next(counter), node)]
     node.queued = True
+    fresh = {}                          # sums this call allocated: see _sum
     while heap:
         node = heapq.heappop(heap)[2]
         node.queued = False
@@ -274,8 +293,10 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
             if g is None:               # an output nobody used
                 shape, dtype = node.out_meta[k]
                 g = xp.zeros(shape, dtype=dtype, device=node.backend.device)
-            elif out is not None and out._retain:
-                out._accumulate(g)
+            else:
+                fresh.pop(id(g), None)  # handed on now: never written in place again
+                if out is not None and out._retain:
+                    out._accumulate(g)
             grads_out.append(g)
         node.out_grads = [None] * len(grads_out)
         node.retain_graph = retain_graph   # False: backward may reuse its saved buffers
@@ -289,15 +310,18 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
                 continue
             if g.shape != x.data.shape:
                 g = sum_to(xp, g, x.data.shape, node.fn.__name__.lower())
-            if x._node is None:
-                x._accumulate(g)
+            if x._node is None:                          # a leaf: into x.grad
+                if g.dtype != x.data.dtype:
+                    g = xp.astype(g, x.data.dtype)
+                x.grad = Tensor._make(g if x.grad is None else _sum(x.grad.data, g, fresh),
+                                      x.backend, False)
                 continue
             parent = x._node
             if parent.freed:
                 raise RuntimeError(_FREED_MESSAGE)
             k = x._out_index
             prev = parent.out_grads[k]
-            parent.out_grads[k] = g if prev is None else prev + g
+            parent.out_grads[k] = g if prev is None else _sum(prev, g, fresh)
             if not parent.queued:
                 parent.queued = True
                 heapq.heappush(heap, (-parent.generation, next(counter), parent))
