@@ -54,3 +54,29 @@ def test_a_leaf_gradient_of_another_dtype_is_cast_then_summed(backend):
     (w * x + w * x + w * x).sum().backward()                       # float64 contributions
     assert w.grad.dtype == w.dtype
     np.testing.assert_allclose(w.grad.numpy(), 3 * x.numpy())
+
+
+def test_backward_replays_the_forward_pass_backwards(backend):
+    """A node fed only by a leaf (W.T at every step of an RNN) runs right after
+    the step that used it, so its gradient does not wait in memory for the
+    whole sequence (a depth-ordered walk would run all of them last)."""
+    order = []
+
+    class Tag(tr.Function):
+        @staticmethod
+        def forward(ctx, x, name=""):
+            ctx.name = name
+            return x
+
+        @staticmethod
+        def backward(ctx, dy):
+            order.append(ctx.name)
+            return dy
+
+    w = tr.tensor([0.5, 2.0], dtype="float64", requires_grad=True)
+    h = tr.tensor([1.0, 1.0], dtype="float64")
+    for t in range(3):
+        h = Tag.apply(h * Tag.apply(w, name=f"w{t}"), name=f"h{t}")
+    h.sum().backward()
+    assert order == ["h2", "w2", "h1", "w1", "h0", "w0"]
+    np.testing.assert_allclose(w.grad.numpy(), 3 * w.numpy() ** 2)

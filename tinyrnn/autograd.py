@@ -17,12 +17,18 @@ side::
 
 ``Tanh.apply(t)`` unwraps tensors, runs ``forward`` and -- when some input
 requires grad and grad mode is on -- records a node of the graph: the inputs,
-what ``forward`` saved, and a *generation* one more than the newest input's.
+what ``forward`` saved, and a *sequence number* counting the nodes in the order
+they were made.
 
-``backward`` walks the graph without recursion: a heap hands out nodes newest
-generation first, so a node runs only after every node that consumes its
-outputs has added its contribution. A 10,000-step BPTT graph is just a longer
-heap walk, and the time is linear in the number of nodes (times a log).
+``backward`` walks the graph without recursion: a heap hands out the newest
+node first. Every node consuming a node's outputs was made after it, so a
+node runs only after all of them have added their contributions -- the
+forward pass replayed backwards, as on a tape. A 10,000-step BPTT graph is
+just a longer heap walk, and the time is linear in the number of nodes
+(times a log). (Numbering by depth -- one more than the deepest input --
+would also be a valid order, but it runs a node fed only by leaves, such as
+``W.T`` at every step of an RNN, after everything else: all T per-step
+gradients of ``W.T`` would wait in memory to the very end.)
 
 Broadcasting is handled once, here: a gradient an op returns for a broadcast
 input is reduced with :func:`sum_to` (sum the leading axes broadcasting added,
@@ -41,6 +47,7 @@ from .backend import BackendError
 __all__ = ["Function", "no_grad", "enable_grad", "is_grad_enabled", "sum_to", "backward"]
 
 _grad_enabled = True
+_node_count = itertools.count(1)     # sequence numbers of recorded nodes
 
 
 def is_grad_enabled() -> bool:
@@ -103,7 +110,7 @@ class Context:
     Ops may set any attribute on it (``ctx.axis = axis``). The engine uses:
     ``inputs`` (the input tensors and constants), ``saved`` (arrays kept by
     ``save_for_backward``), ``needs_input_grad`` (one bool per input),
-    ``generation``, ``outputs`` (weak references) and ``out_grads``.
+    ``seq`` (its sequence number), ``outputs`` (weak references) and ``out_grads``.
     During backward, ``retain_graph`` tells whether the saved arrays must
     survive it (the fused kernels overwrite theirs when they need not).
     """
@@ -116,9 +123,6 @@ class Context:
 
     def save_for_backward(self, *arrays):
         self.saved = arrays
-
-    def __lt__(self, other):        # heap ties: any order will do
-        return id(self) < id(other)
 
 
 class Function:
@@ -151,7 +155,6 @@ class Function:
         # the hot path of every op: a tiny RNN step runs it hundreds of times).
         backend = None
         arrays, needs, versions = [], [], []
-        generation = 0
         for x in inputs:
             if isinstance(x, Tensor):
                 if backend is None:
@@ -163,8 +166,6 @@ class Function:
                 arrays.append(x.data)
                 needs.append(x.requires_grad)
                 versions.append(x._version)
-                if x._node is not None and x._node.generation > generation:
-                    generation = x._node.generation
             else:
                 arrays.append(x)
                 needs.append(False)
@@ -181,7 +182,7 @@ class Function:
             ctx.inputs = inputs
             ctx.needs_input_grad = tuple(needs)
             ctx.versions = tuple(versions)
-            ctx.generation = generation + 1
+            ctx.seq = next(_node_count)
             ctx.outputs = tuple([weakref.ref(o) for o in outs])
             ctx.out_meta = tuple([(tuple(o.data.shape), o.data.dtype) for o in outs])
             ctx.out_grads = [None] * len(outs)
@@ -279,12 +280,11 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
     if node.freed:
         raise RuntimeError(_FREED_MESSAGE)
     node.out_grads[root._out_index] = grad
-    counter = itertools.count()
-    heap = [(-node.generation, next(counter), node)]
+    heap = [(-node.seq, node)]                   # newest node first
     node.queued = True
     fresh = {}                          # sums this call allocated: see _sum
     while heap:
-        node = heapq.heappop(heap)[2]
+        node = heapq.heappop(heap)[1]
         node.queued = False
         _check_versions(node)
         grads_out = []
@@ -324,7 +324,7 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
             parent.out_grads[k] = g if prev is None else _sum(prev, g, fresh)
             if not parent.queued:
                 parent.queued = True
-                heapq.heappush(heap, (-parent.generation, next(counter), parent))
+                heapq.heappush(heap, (-parent.seq, parent))
         if not retain_graph:
             node.inputs = node.saved = None
             node.freed = True
