@@ -174,6 +174,10 @@ def evidence_report(text: str, rnn_nll: np.ndarray, gram_nll: np.ndarray,
              ctx, [(k, k + 1) for k in range(gram.n)])):
         r, g = grouped(rnn_nll, groups, edges), grouped(np.where(keep, gram_nll, np.nan),
                                                         groups, edges)
+        pairs = [(a, b) for a, b in zip(r, g) if a[1] > 0]          # skip empty groups
+        if not pairs:
+            continue
+        r, g = zip(*pairs)
         lines = [f"**{title}** (nats/char)", "",
                  f"| group | characters | {names[0]} | {names[1]} | "
                  f"{names[1]} minus {names[0]} |",
@@ -181,8 +185,11 @@ def evidence_report(text: str, rnn_nll: np.ndarray, gram_nll: np.ndarray,
         for (label, n, a), (_, _, b) in zip(r, g):
             lines.append(f"| {label} | {n} | {a:.3f} | {b:.3f} | {b - a:+.3f} |")
         tables.append((title, r, g, "\n".join(lines)))
-    fig = viz._figure(10, 3.6)
-    for ax, (title, r, g, _) in zip(fig.subplots(1, 2), tables):
+    if not tables:
+        return "(no characters to group)\n"
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(5 * len(tables), 3.6), layout="constrained")
+    for ax, (title, r, g, _) in zip(fig.subplots(1, len(tables), squeeze=False)[0], tables):
         labels = [row[0] for row in r]
         pos = np.arange(len(labels))
         ax.bar(pos - 0.2, [row[2] for row in r], 0.4, label=names[0])
