@@ -341,3 +341,26 @@ def test_dtype_mismatch_is_named():
     with pytest.raises(TypeError, match="RNNCell: input dtype float64 differs from the "
                                         "parameters' float32"):
         cell(tr.randn(2, I, dtype="float64"))
+
+
+@pytest.mark.parametrize("make", [lambda: nn.RNNCell(I, H), lambda: nn.GRUCell(I, H),
+                                  lambda: nn.LSTMCell(I, H), lambda: nn.RWACell(I, H),
+                                  lambda: nn.FastWeightsCell(I, H)])
+def test_state_and_input_of_another_dtype_or_backend_are_refused(make):
+    """No silent promotion to float64, and a mixed backend is named before any op runs."""
+    cell = make()
+    name = type(cell).__name__
+    x = tr.randn(2, I)
+    state = cell.initial_state(2)
+    bad = nn.detach_state(state)
+    bad = [t.double() for t in bad] if isinstance(bad, tuple) else bad.double()
+    if isinstance(state, tuple):
+        bad = (bad[0],) + tuple(state[1:])         # only the first tensor is float64
+    with pytest.raises(TypeError, match=rf"{name}: state \w+ dtype float64 differs from "
+                                        "the parameters' float32"):
+        cell(x, bad)
+    with pytest.raises(tr.BackendError, match=rf"{name}: input lives on backend 'strict' "
+                                              "but the parameters on 'numpy'"):
+        cell(x.to("strict"))
+    with pytest.raises(TypeError, match=rf"{name}: input dtype float64 differs"):
+        cell(tr.randn(2, I, dtype="float64"))

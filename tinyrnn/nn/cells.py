@@ -33,12 +33,31 @@ import math
 
 from .. import ops
 from ..autograd import no_grad
+from ..backend import BackendError
 from ..tensor import Tensor
 from . import init
 from .layers import empty_parameter
 from .module import Module
 
 __all__ = ["RNNCell", "LSTMCell", "GRUCell"]
+
+
+def check_like(cell: str, what: str, t: Tensor, param: Tensor) -> None:
+    """Refuse a tensor ``t`` (an input or a state) that does not live on the
+    backend of, or share the dtype of, the cell's parameter ``param``.
+
+    Without this, a float64 input into a float32 cell would silently promote
+    everything to float64, and a tensor of another backend would fail deep
+    inside the first op.
+    """
+    if t.backend is not param.backend:
+        raise BackendError(f"{cell}: {what} lives on backend {t.backend.name!r} but the "
+                           f"parameters on {param.backend.name!r}; move one of them with "
+                           ".to(...)")
+    if t.dtype != param.dtype:
+        raise TypeError(f"{cell}: {what} dtype {t.dtype} differs from the parameters' "
+                        f"{param.dtype}; cast one of them (x.astype(...), "
+                        "module.double() / module.float())")
 
 
 class _Cell(Module):
@@ -88,10 +107,7 @@ class _Cell(Module):
         if x.ndim != 2 or x.shape[1] != self.input_size:
             raise ValueError(f"{name}: input of shape {x.shape}; expected (batch, "
                              f"input_size) = (B, {self.input_size})")
-        if x.dtype != self.weight_ih.dtype:
-            raise TypeError(f"{name}: input dtype {x.dtype} differs from the parameters' "
-                            f"{self.weight_ih.dtype}; cast one of them (x.astype(...), "
-                            "module.double() / module.float())")
+        check_like(name, "input", x, self.weight_ih)
 
     def _check_hidden(self, t, what: str, batch_size: int) -> None:
         name = type(self).__name__
@@ -102,6 +118,7 @@ class _Cell(Module):
         if t.shape != expected:
             raise ValueError(f"{name}: state {what} has shape {t.shape}; expected "
                              f"(batch, hidden_size) = {expected}")
+        check_like(name, f"state {what}", t, self.weight_hh)
 
     def _check_pair(self, state, batch_size: int):
         """An LSTM-style state: a tuple (h, c) of (B, H) tensors."""

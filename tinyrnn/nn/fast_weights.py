@@ -32,6 +32,7 @@ import numbers
 from .. import ops
 from ..tensor import Tensor
 from . import init
+from .cells import check_like
 from .layers import empty_parameter
 from .module import Module
 from .recurrent import Recurrent
@@ -109,7 +110,7 @@ class FastWeightsCell(Module):
 
     def forward(self, x: Tensor, state=None) -> tuple:
         """One step: x (B, I), state (h(t), A(t)) -> (h(t+1), (h(t+1), A(t+1)))."""
-        _check_input("FastWeightsCell", x, self.input_size)
+        _check_input("FastWeightsCell", x, self.input_size, self.weight_ih)
         B, H = x.shape[0], self.hidden_size
         state = self.initial_state(B) if state is None else state
         h, A = self._check_state(state, B)
@@ -144,6 +145,7 @@ class FastWeightsCell(Module):
             if not isinstance(state, Tensor) or state.shape != (batch, H):
                 raise ValueError(f"FastWeightsCell (fast_weights=False): state must be h of "
                                  f"shape ({batch}, {H}); got {_describe(state)}")
+            check_like("FastWeightsCell", "state h", state, self.weight_hh)
             return state, None
         if not isinstance(state, (tuple, list)) or len(state) != 2:
             raise ValueError(f"FastWeightsCell: state must be a tuple (h, A) with h of shape "
@@ -155,6 +157,7 @@ class FastWeightsCell(Module):
                 raise ValueError(f"FastWeightsCell: state {name} has {_describe(t)}; "
                                  f"expected shape {shape} (batch of the input, hidden_size"
                                  f"{', one H x H memory per example' if name == 'A' else ''})")
+            check_like("FastWeightsCell", f"state {name}", t, self.weight_hh)
         return h, A
 
     def extra_repr(self) -> str:

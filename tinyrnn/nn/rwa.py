@@ -35,6 +35,7 @@ import math
 from .. import ops
 from ..tensor import Tensor
 from . import init
+from .cells import check_like
 from .layers import empty_parameter
 from .module import Module
 from .recurrent import Recurrent
@@ -110,10 +111,10 @@ class RWACell(Module):
 
     def forward(self, x: Tensor, state=None) -> tuple:
         """One step: x (B, I), state (n, d, m, h) -> (h_t, (n_t, d_t, m_t, h_t))."""
-        _check_input("RWACell", x, self.input_size)
+        _check_input("RWACell", x, self.input_size, self.weight_u)
         B = x.shape[0]
         state = self.initial_state(B) if state is None else state
-        n, d, m, h = _check_state(state, B, self.hidden_size)
+        n, d, m, h = _check_state(state, B, self.hidden_size, self.weight_u)
 
         xh = ops.concat([x, h], axis=1)                          # (B, I + H)
         u = ops.matmul(x, self.weight_u.T) + self.bias_u
@@ -184,16 +185,17 @@ def _check_sizes(cell: str, input_size, hidden_size) -> None:
             raise ValueError(f"{cell}: {name} must be a positive integer; got {value!r}")
 
 
-def _check_input(cell: str, x, input_size: int) -> None:
+def _check_input(cell: str, x, input_size: int, param: Tensor) -> None:
     if not isinstance(x, Tensor):
         raise TypeError(f"{cell}: input must be a Tensor of shape (batch, {input_size}); "
                         f"got {type(x).__name__}")
     if x.ndim != 2 or x.shape[1] != input_size:
         raise ValueError(f"{cell}: input of shape {x.shape}; expected (batch, {input_size}) "
                          f"(a cell takes one time step; input_size={input_size})")
+    check_like(cell, "input", x, param)
 
 
-def _check_state(state, batch: int, hidden: int) -> tuple:
+def _check_state(state, batch: int, hidden: int, param: Tensor) -> tuple:
     names = ("n", "d", "m", "h")
     if not isinstance(state, (tuple, list)) or len(state) != 4:
         raise ValueError(f"RWACell: state must be a tuple (n, d, m, h) of 4 tensors of "
@@ -202,6 +204,7 @@ def _check_state(state, batch: int, hidden: int) -> tuple:
         if not isinstance(t, Tensor) or t.shape != (batch, hidden):
             raise ValueError(f"RWACell: state {name} has {_describe(t)}; expected shape "
                              f"({batch}, {hidden}) = (batch of the input, hidden_size)")
+        check_like("RWACell", f"state {name}", t, param)
     return tuple(state)
 
 
