@@ -211,6 +211,15 @@ def test_log_csv_and_plot(tmp_path, text_file):
     assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_without_matplotlib_says_once_why_there_is_no_plot(tmp_path, text_file, monkeypatch):
+    import tinyrnn.train as train_module
+    monkeypatch.setattr(train_module, "plot_losses", lambda *args, **kwargs: False)
+    out = io.StringIO()
+    Trainer(config(text_file, tmp_path, max_steps=12), out=out).run()
+    assert out.getvalue().count("no loss.png: plotting needs matplotlib") == 1
+    assert (tmp_path / "log.csv").exists() and not (tmp_path / "loss.png").exists()
+
+
 def test_max_time_stops_and_saves(tmp_path, text_file):
     trainer = Trainer(config(text_file, tmp_path, max_steps=1000, max_time=0.0))
     assert trainer.run() == 0 and trainer.step == 1

@@ -368,6 +368,7 @@ class Trainer:
         if cfg.max_steps is not None:
             self.total_steps = min(self.total_steps, cfg.max_steps)
         self._plotted_at = (-math.inf, None)     # (time, step) of the last plot
+        self._said_no_plot = False      # told the user matplotlib is missing
         self.stop_reason = None         # "interrupt" (Ctrl-C) or "time" (--max-time)
 
     # ---- one step and one evaluation -------------------------------------
@@ -602,9 +603,13 @@ class Trainer:
                                  (f"{v:.6g}" if k in ("chars_per_sec", "time_s") else v)
                                  for k, v in zip(HISTORY, row)])
         if plot:
-            plot_losses(self.history, os.path.join(self.cfg.checkpoint_dir, "loss.png"),
-                        title=f"{self.cfg.num_layers}-layer {self.cfg.model}, "
-                              f"{self.cfg.rnn_size} units")
+            drawn = plot_losses(self.history, os.path.join(self.cfg.checkpoint_dir, "loss.png"),
+                                title=f"{self.cfg.num_layers}-layer {self.cfg.model}, "
+                                      f"{self.cfg.rnn_size} units")
+            if not drawn and not self._said_no_plot:
+                self._said_no_plot = True
+                self.say("(no loss.png: plotting needs matplotlib, "
+                         "pip install 'tinyrnn[plot]'; log.csv has the numbers)")
             self._plotted_at = (time.perf_counter(), self.step)
 
 
