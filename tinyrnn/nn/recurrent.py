@@ -24,6 +24,7 @@ Truncated BPTT carries the returned states into the next chunk after
 from __future__ import annotations
 
 from .. import ops
+from ..ops import fused
 from ..tensor import Tensor
 from .cells import GRUCell, LSTMCell, RNNCell
 from .module import Module, ModuleList
@@ -81,15 +82,6 @@ def make_cell(name: str, input_size: int, hidden_size: int, **options) -> Module
 
 
 # ---- the layer ----------------------------------------------------------------------
-def _fused_ops():
-    """tinyrnn.ops.fused, or None while it is not there."""
-    try:
-        from ..ops import fused
-    except ImportError:
-        return None
-    return fused
-
-
 class Recurrent(Module):
     """A stack of recurrent cells (possibly of different kinds) run over time.
 
@@ -180,9 +172,8 @@ class Recurrent(Module):
 
     def _run_layer(self, cell, x: Tensor, state):
         """One layer over all T steps: x (T, B, I) -> (out (T, B, H), final state)."""
-        fused = _fused_ops() if self.fused and _is_plain(cell) else None
-        if fused is not None:
-            return _run_fused(fused, cell, x, state)
+        if self.fused and _is_plain(cell):
+            return _run_fused(cell, x, state)
         outputs = []
         for x_t in ops.split(x, 1, axis=0):                  # T pieces (1, B, I)
             h, state = cell(x_t[0], state)
@@ -201,7 +192,7 @@ def _is_plain(cell) -> bool:
     return type(cell) in (RNNCell, LSTMCell, GRUCell) and not cell.layer_norm
 
 
-def _run_fused(fused, cell, x: Tensor, state):
+def _run_fused(cell, x: Tensor, state):
     """The whole layer as one fused op, with the same checks as the cell's."""
     B = x.shape[1]
     cell._check_input(x.detach()[0])                     # detached: records no graph
