@@ -8,6 +8,7 @@ forward and backward formulas live.
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -65,7 +66,7 @@ class Tensor:
     shape = property(lambda self: tuple(self.data.shape), doc="Tuple of axis lengths.")
     ndim = property(lambda self: self.data.ndim, doc="Number of axes.")
     dtype = property(lambda self: self.data.dtype, doc="The backend's dtype object.")
-    size = property(lambda self: int(np.prod(self.data.shape)), doc="Number of elements.")
+    size = property(lambda self: math.prod(self.data.shape), doc="Number of elements.")
     is_leaf = property(lambda self: self._node is None,
                        doc="True for tensors no recorded op produced (inputs, weights).")
 

@@ -129,6 +129,8 @@ def sigmoid_(ctx, v):
 def per_gate(ctx, dz, m):
     """sum over rows of dz_k^T m for each gate: dz (G, T*B, H), m (T*B, K) -> (G*H, K)."""
     xp = ctx.xp
+    if dz.shape[0] == 1:        # one gate (the RNN): a plain product, no batched call
+        return xp.matmul(xp.matrix_transpose(dz[0, ...]), m)
     out = xp.matmul(xp.matrix_transpose(dz), m)            # (G, H, K)
     return xp.reshape(out, (dz.shape[0] * dz.shape[2], m.shape[1]))
 
