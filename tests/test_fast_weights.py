@@ -209,6 +209,8 @@ def test_models_by_name():
     with pytest.raises(ValueError, match="unknown model 'LSTM-FW'.*RNN-LN-FW, RNN-LN, "
                                          "CONTROL, GRU-LN"):
         fast_weights_model_cell("LSTM-FW", I, H)
+    with pytest.raises(ValueError, match="'RNN-LN' is the model without the fast memory"):
+        fast_weights_model_cell("RNN-LN", I, H, fast_weights=True)
 
 
 def test_control_and_gru_ln_by_name():

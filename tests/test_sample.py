@@ -88,6 +88,7 @@ def test_bad_input():
         sample(model, VOCAB, prime="axz")
     with pytest.raises(ValueError, match="temperature must be a number > 0; got 0"):
         sample(model, VOCAB, prime="a", temperature=0)
+    assert sample(model, VOCAB, prime="a", temperature=np.float32(0.8), length=3, seed=0)
     with pytest.raises(ValueError, match="length must be an int >= 0; got -1"):
         sample(model, VOCAB, length=-1)
     with pytest.raises(ValueError, match="the model predicts 3 characters but the vocabulary "

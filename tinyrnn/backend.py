@@ -155,6 +155,11 @@ _backends: dict[str, Backend] = {}
 _default = "numpy"
 
 
+def host_dtype(dtype) -> np.dtype:
+    """NumPy's dtype for a dtype of any backend (NumPy's, CuPy's or array_api_strict's)."""
+    return np.dtype(str(dtype).rsplit(".", 1)[-1])
+
+
 def manual_seed(seed: int) -> None:
     """Seed every random draw tinyrnn makes (initial weights, dropout, sampling)."""
     global _rng

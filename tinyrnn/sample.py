@@ -12,6 +12,8 @@ mistakes). This is char-rnn's ``sample.lua``.
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .autograd import no_grad
@@ -51,7 +53,7 @@ def sample(model, vocab, prime: str = "", length: int = 200, temperature: float 
         raise TypeError(f"sample: prime must be a str; got {type(prime).__name__}")
     if isinstance(length, bool) or not isinstance(length, int) or length < 0:
         raise ValueError(f"sample: length must be an int >= 0; got {length!r}")
-    if not argmax and not (isinstance(temperature, (int, float)) and temperature > 0):
+    if not argmax and not (isinstance(temperature, numbers.Real) and temperature > 0):
         raise ValueError(f"sample: temperature must be a number > 0; got {temperature!r}")
     V = len(vocab)
     model_V = getattr(model, "vocab_size", V)

@@ -227,6 +227,9 @@ def fast_weights_model_cell(name: str, input_size: int, hidden_size: int, **opti
     if key == "RNN-LN-FW":
         return FastWeightsCell(input_size, hidden_size, **options)
     if key == "RNN-LN":
+        if "fast_weights" in options:
+            raise ValueError("fast_weights_model_cell: 'RNN-LN' is the model without the fast "
+                             "memory; fast_weights= cannot be set (use 'RNN-LN-FW' for it)")
         options = {"layer_norm": True, **options}
         return FastWeightsCell(input_size, hidden_size, fast_weights=False, **options)
     if key == "CONTROL":

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ..backend import host_rng
+from ..backend import host_dtype, host_rng
 from ..tensor import Tensor
 
 __all__ = ["uniform_", "normal_", "zeros_", "ones_", "constant_", "xavier_uniform_",
@@ -17,7 +17,7 @@ __all__ = ["uniform_", "normal_", "zeros_", "ones_", "constant_", "xavier_unifor
 
 
 def _fill(t: Tensor, host: np.ndarray) -> Tensor:
-    dtype = np.dtype(str(t.dtype).rsplit(".", 1)[-1])
+    dtype = host_dtype(t.dtype)
     t.data = t.backend.asarray(np.asarray(host, dtype=dtype).reshape(t.shape))
     t._version += 1
     return t

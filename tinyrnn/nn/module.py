@@ -12,7 +12,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ..backend import get_backend
+from ..backend import get_backend, host_dtype
 from ..tensor import Tensor
 
 __all__ = ["Parameter", "Module", "ModuleList"]
@@ -126,7 +126,7 @@ class Module:
             if name in params:
                 p = params[name]
                 host = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
-                p.data = p.backend.asarray(host.astype(_host_dtype(p), copy=False))
+                p.data = p.backend.asarray(host.astype(host_dtype(p.dtype), copy=False))
                 p._version += 1
 
     # ---- moving and casting ----------------------------------------------------
@@ -161,10 +161,6 @@ class Module:
 
     def extra_repr(self) -> str:
         return ""
-
-
-def _host_dtype(p: Tensor) -> np.dtype:
-    return np.dtype(str(p.dtype).rsplit(".", 1)[-1])
 
 
 class ModuleList(Module):

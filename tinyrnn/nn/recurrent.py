@@ -119,7 +119,7 @@ class Recurrent(Module):
                                  f"input_size {cell.input_size}, but layer {k - 1} outputs "
                                  f"{cells[k - 1].hidden_size} features")
         if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"Recurrent: dropout must be in [0, 1); got {dropout}")
+            raise ValueError(f"{type(self).__name__}: dropout must be in [0, 1); got {dropout}")
         self.dropout, self.batch_first, self.fused = float(dropout), bool(batch_first), fused
         self.input_size, self.hidden_size = cells[0].input_size, cells[-1].hidden_size
         self.num_layers = len(cells)
