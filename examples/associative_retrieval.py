@@ -26,6 +26,7 @@ Subcommands (all write into ``--out``)::
     python examples/associative_retrieval.py train --models RNN-LN-FW,RNN-LN --hidden 50
     python examples/associative_retrieval.py test        # results.md: accuracy per model and R
     python examples/associative_retrieval.py plot        # retrieval_curves.png
+    python examples/associative_retrieval.py plot --hidden 50   # only the runs with R = 50
     python examples/associative_retrieval.py all --smoke # all three, in seconds
 
 ``train`` saves ``<model>_R<R>.npz`` (a tinyrnn checkpoint: the weights and,
@@ -224,9 +225,13 @@ def cmd_plot(args) -> str:
     runs = {}
     for path in checkpoints(args.out):
         _, meta = checkpoint.load(path)
+        if args.plot_sizes is not None and meta["hidden_size"] not in args.plot_sizes:
+            continue
         h = meta["history"]
         runs[f"{meta['model']} R={meta['hidden_size']}"] = {
             "step": h["step"], "loss": h["val_loss"], "accuracy": h["val_acc"]}
+    if not runs:
+        raise SystemExit(f"no checkpoints of R in {args.plot_sizes} in {args.out!r}")
     path = os.path.join(args.out, "retrieval_curves.png")
     viz.plot_curves(runs, path=path, title=f"Associative retrieval: validation "
                     f"(K = {args.K})")
@@ -235,7 +240,7 @@ def cmd_plot(args) -> str:
 
 
 # ---- command line ------------------------------------------------------------------
-SMOKE = {"models": list(MODELS), "hidden": [8], "steps": 3, "train_size": 64,
+SMOKE = {"models": list(MODELS), "hidden": [8], "plot_sizes": [8], "steps": 3, "train_size": 64,
          "test_size": 64, "val_size": 64, "batch": 16, "eval_every": 2}
 
 
@@ -245,7 +250,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("command", choices=("train", "test", "plot", "all"))
     p.add_argument("--models", default="RNN-LN-FW,RNN-LN,CONTROL,GRU-LN,LSTM",
                    help="comma-separated models (default: all five)")
-    p.add_argument("--hidden", default="50", help="comma-separated sizes R (default 50)")
+    p.add_argument("--hidden", default=None,
+                   help="comma-separated sizes R: train these (default 50); plot only "
+                        "these (default: every checkpoint in --out)")
     p.add_argument("--K", type=int, default=4, help="key-value pairs (4)")
     p.add_argument("--steps", type=int, default=20000, help="training steps per model")
     p.add_argument("--max-time", type=float, default=None,
@@ -268,7 +275,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         if m not in MODELS:
             p.error(f"--models: unknown model {m!r}; expected some of {', '.join(MODELS)}")
     try:
-        args.hidden = [int(h) for h in args.hidden.split(",")]
+        args.plot_sizes = None if args.hidden is None else \
+            [int(h) for h in args.hidden.split(",")]
+        args.hidden = args.plot_sizes or [50]
     except ValueError:
         p.error(f"--hidden must be comma-separated integers; got {args.hidden!r}")
     if args.smoke:
