@@ -14,8 +14,8 @@ units whose activation follows it best (Pearson correlation, either sign):
 For the best ``--top`` units of each signal it writes an HTML page and a PNG
 with every character coloured from red (-1) through white to blue (+1), and
 an ``index.html`` linking them, into ``--out``. Karpathy et al. found such
-cells in LSTMs trained on the Linux kernel; about 5% of cells were
-interpretable, many more were not.
+cells in LSTMs trained on the Linux kernel (Karpathy's blog post estimates
+that about 5% of cells are interpretable; most are not).
 
     python examples/visualize_cells.py --steps 3000 --out cells_out
     python examples/visualize_cells.py --checkpoint checkpoints/best.npz
