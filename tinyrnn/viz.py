@@ -34,6 +34,7 @@ import numpy as np
 
 from . import ops
 from .autograd import no_grad
+from .nn.recurrent import map_state, state_tensors
 from .tensor import Tensor
 
 __all__ = ["trace", "unit_values", "activation_html", "plot_activation", "rank_units",
@@ -541,15 +542,10 @@ def _row_norms(g: Tensor) -> np.ndarray:
     return np.sqrt((a ** 2).reshape(a.shape[0], -1).sum(axis=1))
 
 
-def _leaves(state) -> list:
-    return [state] if isinstance(state, Tensor) else [t for s in state for t in _leaves(s)]
-
-
 def _rebuild(state, leaves: list):
     """``state``'s nesting with its tensors replaced, in order, by ``leaves``."""
-    if isinstance(state, Tensor):
-        return leaves.pop(0)
-    return type(state)(_rebuild(s, leaves) for s in state)
+    replacements = iter(leaves)
+    return map_state(lambda _: next(replacements), state)
 
 
 def _clipped_bptt(cell, xs, state, clip, loss_fn, rng) -> list:
@@ -566,10 +562,10 @@ def _clipped_bptt(cell, xs, state, clip, loss_fn, rng) -> list:
     copies, outs, hs = [], [], []
     for x_t in xs:
         leaves = [t.detach().requires_grad_(t.backend.is_floating(t.data))
-                  for t in _leaves(state)]
+                  for t in state_tensors(state)]
         h, state = cell(x_t, _rebuild(state, list(leaves)))
         copies.append(leaves)
-        outs.append(_leaves(state))
+        outs.append(state_tensors(state))
         hs.append(h.retain_grad())
     _final_loss(hs[-1], loss_fn, rng).backward()
     for t in range(len(xs) - 1, 0, -1):

@@ -32,18 +32,33 @@ from .module import Module, ModuleList
 __all__ = ["Recurrent", "RNN", "LSTM", "GRU", "detach_state", "make_cell", "CELL_NAMES"]
 
 
+def map_state(fn, state, name: str = "map_state"):
+    """``state`` with ``fn`` applied to each of its tensors, nesting kept.
+
+    A recurrent state is a Tensor, (nested) tuples / lists of Tensors, or None.
+    """
+    if state is None:
+        return None
+    if isinstance(state, Tensor):
+        return fn(state)
+    if isinstance(state, (tuple, list)):
+        return type(state)(map_state(fn, s, name) for s in state)
+    raise TypeError(f"{name}: expected a Tensor or (nested) tuples / lists of "
+                    f"Tensors; got {type(state).__name__}")
+
+
+def state_tensors(state) -> list:
+    """The tensors of a state, in order (the inverse of ``map_state`` over an iterator)."""
+    found = []
+    map_state(found.append, state, "state_tensors")
+    return found
+
+
 def detach_state(state):
     """A copy of ``state`` cut from the graph: a Tensor, or tuples / lists of them
     (nested), or None. Truncated BPTT passes each chunk's final state through
     this before the next chunk, so backward stops at the chunk boundary."""
-    if state is None:
-        return None
-    if isinstance(state, Tensor):
-        return state.detach()
-    if isinstance(state, (tuple, list)):
-        return type(state)(detach_state(s) for s in state)
-    raise TypeError(f"detach_state: expected a Tensor or (nested) tuples / lists of "
-                    f"Tensors; got {type(state).__name__}")
+    return map_state(Tensor.detach, state, "detach_state")
 
 
 # ---- building cells by name -------------------------------------------------------
