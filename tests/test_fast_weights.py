@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import tinyrnn
+from tinyrnn.gradcheck import gradcheck_module
 from tinyrnn.nn.fast_weights import (FastWeightsCell, fast_weights_model_cell,
                                      FAST_WEIGHTS_MODELS)
 
@@ -59,23 +60,6 @@ def reference(params, xs, lam, eta, S, layer_norm, f, fast_weights=True):
 
 
 RELU = lambda z: np.maximum(z, 0)  # noqa: E731
-
-
-def gradcheck_module(module, fn, inputs):
-    """tinyrnn.gradcheck of fn(*inputs) with respect to the inputs *and* every
-    parameter of ``module`` (the float64 copies gradcheck makes are swapped in)."""
-    names = [n for n, _ in module.named_parameters()]
-    originals = [p for _, p in module.named_parameters()]
-
-    def wrapped(*args):
-        for name, p in zip(names, args[len(inputs):]):
-            setattr(module, name, p)
-        return fn(*args[:len(inputs)])
-    try:
-        return tinyrnn.gradcheck(wrapped, list(inputs) + originals)
-    finally:
-        for name, p in zip(names, originals):
-            setattr(module, name, p)
 
 
 # ---- initialisation and state ---------------------------------------------------------

@@ -212,3 +212,28 @@ def test_coverage_check_names_an_op_without_a_case():
         assert "tinyrnn.ops.imaginary.Cube" in missing_cases([])
     finally:
         Function.registry.remove(new_op)
+
+
+class _TwoLayers(tr.nn.Module):
+    """A nested module: its parameters are named inner.weight, inner.bias, scale."""
+
+    def __init__(self):
+        self.inner = tr.nn.Linear(3, 2)
+        self.scale = tr.nn.Parameter(tr.randn(2))
+
+    def forward(self, x, tanh=tr.tanh):
+        return tanh(self.inner(x)) * self.scale
+
+
+def test_gradcheck_module_checks_nested_parameters_and_puts_them_back():
+    from tinyrnn.gradcheck import gradcheck_module
+    model = _TwoLayers()
+    before = [p for p in model.parameters()]
+    x = tr.randn(4, 3, requires_grad=True)
+    assert gradcheck_module(model, model, [x])
+    assert [p for p in model.parameters()] == before            # the originals are back
+    assert all(p.dtype == before[0].dtype for p in model.parameters())
+    x_const = tr.randn(4, 3)                                       # only parameters checked
+    with pytest.raises(GradcheckError, match="input 1 "):        # inputs: x, inner.weight, ...
+        gradcheck_module(model, lambda x: model(x, TanhForgetsDerivative.apply), [x_const])
+    assert [p for p in model.parameters()] == before

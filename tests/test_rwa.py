@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import tinyrnn
+from tinyrnn.gradcheck import gradcheck_module
 from tinyrnn.nn.rwa import RWACell, M_START
 
 I, H, B, T = 3, 4, 2, 5
@@ -67,23 +68,6 @@ def reference_plain(params, xs):
             h = np.tanh(num / den)
             out[t, b] = h
     return out
-
-
-def gradcheck_module(module, fn, inputs):
-    """tinyrnn.gradcheck of fn(*inputs) with respect to the inputs *and* every
-    parameter of ``module`` (the float64 copies gradcheck makes are swapped in)."""
-    names = [n for n, _ in module.named_parameters()]
-    originals = [p for _, p in module.named_parameters()]
-
-    def wrapped(*args):
-        for name, p in zip(names, args[len(inputs):]):
-            setattr(module, name, p)
-        return fn(*args[:len(inputs)])
-    try:
-        return tinyrnn.gradcheck(wrapped, list(inputs) + originals)
-    finally:
-        for name, p in zip(names, originals):
-            setattr(module, name, p)
 
 
 # ---- initialisation and shapes ------------------------------------------------

@@ -26,7 +26,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["gradcheck", "GradcheckError", "rel_error", "eval_numerical_gradient",
+__all__ = ["gradcheck", "gradcheck_module", "GradcheckError", "rel_error", "eval_numerical_gradient",
            "eval_numerical_gradient_array", "numerical_gradients"]
 
 
@@ -228,6 +228,34 @@ def _check_directional(fn, inputs, upstream, analytic, rng, eps, atol, rtol, rai
                 raise GradcheckError(message)
             return False
     return True
+
+
+def gradcheck_module(module, fn: Callable, inputs: Sequence, **options) -> bool:
+    """:func:`gradcheck` of ``fn(*inputs)`` with respect to the inputs **and every
+    parameter of** ``module`` (a :class:`tinyrnn.nn.Module` that ``fn`` uses).
+
+    gradcheck works on float64 copies; for the duration of the check they take
+    the parameters' places in the module, and the originals are put back after.
+    ``options`` go to :func:`gradcheck` (eps, atol, rtol, seed, fast).
+    """
+    named = list(module.named_parameters())
+    inputs = list(inputs)
+
+    def put(params):
+        for (name, _), p in zip(named, params):
+            owner, _, attr = name.rpartition(".")
+            target = module
+            for part in owner.split(".") if owner else ():
+                target = getattr(target, part)
+            setattr(target, attr, p)
+
+    def wrapped(*args):
+        put(args[len(inputs):])
+        return fn(*args[:len(inputs)])
+    try:
+        return gradcheck(wrapped, inputs + [p for _, p in named], **options)
+    finally:
+        put([p for _, p in named])
 
 
 class _CallableModule(types.ModuleType):
