@@ -33,31 +33,13 @@ import math
 
 from .. import ops
 from ..autograd import no_grad
-from ..backend import BackendError
 from ..tensor import Tensor
 from . import init
+from .checks import check_like
 from .layers import empty_parameter
 from .module import Module
 
 __all__ = ["RNNCell", "LSTMCell", "GRUCell"]
-
-
-def check_like(cell: str, what: str, t: Tensor, param: Tensor) -> None:
-    """Refuse a tensor ``t`` (an input or a state) that does not live on the
-    backend of, or share the dtype of, the cell's parameter ``param``.
-
-    Without this, a float64 input into a float32 cell would silently promote
-    everything to float64, and a tensor of another backend would fail deep
-    inside the first op.
-    """
-    if t.backend is not param.backend:
-        raise BackendError(f"{cell}: {what} lives on backend {t.backend.name!r} but the "
-                           f"parameters on {param.backend.name!r}; move one of them with "
-                           ".to(...)")
-    if t.dtype != param.dtype:
-        raise TypeError(f"{cell}: {what} dtype {t.dtype} differs from the parameters' "
-                        f"{param.dtype}; cast one of them (x.astype(...), "
-                        "module.double() / module.float())")
 
 
 class _Cell(Module):

@@ -32,11 +32,10 @@ import numbers
 from .. import ops
 from ..tensor import Tensor
 from . import init
-from .cells import check_like
+from .checks import check_input, check_like, check_sizes, describe
 from .layers import empty_parameter
 from .module import Module
 from .recurrent import Recurrent
-from .rwa import _check_input, _check_sizes, _describe
 
 __all__ = ["FastWeightsCell", "FastWeights", "fast_weights_model_cell", "FAST_WEIGHTS_MODELS"]
 
@@ -84,7 +83,7 @@ class FastWeightsCell(Module):
                  eta: float = 0.5, inner_steps: int = 1, layer_norm: bool = True,
                  nonlinearity: str = "relu", fast_weights: bool = True, bias: bool = True,
                  backend=None):
-        _check_sizes("FastWeightsCell", input_size, hidden_size)
+        check_sizes("FastWeightsCell", input_size, hidden_size)
         _check_options(lam, eta, inner_steps, nonlinearity)
         self.input_size, self.hidden_size = input_size, hidden_size
         self.lam, self.eta, self.inner_steps = float(lam), float(eta), inner_steps
@@ -110,7 +109,7 @@ class FastWeightsCell(Module):
 
     def forward(self, x: Tensor, state=None) -> tuple:
         """One step: x (B, I), state (h(t), A(t)) -> (h(t+1), (h(t+1), A(t+1)))."""
-        _check_input("FastWeightsCell", x, self.input_size, self.weight_ih)
+        check_input("FastWeightsCell", x, self.input_size, self.weight_ih)
         B, H = x.shape[0], self.hidden_size
         state = self.initial_state(B) if state is None else state
         h, A = self._check_state(state, B)
@@ -144,17 +143,17 @@ class FastWeightsCell(Module):
         if not self.fast_weights:
             if not isinstance(state, Tensor) or state.shape != (batch, H):
                 raise ValueError(f"FastWeightsCell (fast_weights=False): state must be h of "
-                                 f"shape ({batch}, {H}); got {_describe(state)}")
+                                 f"shape ({batch}, {H}); got {describe(state)}")
             check_like("FastWeightsCell", "state h", state, self.weight_hh)
             return state, None
         if not isinstance(state, (tuple, list)) or len(state) != 2:
             raise ValueError(f"FastWeightsCell: state must be a tuple (h, A) with h of shape "
                              f"({batch}, {H}) and A of shape ({batch}, {H}, {H}); "
-                             f"got {_describe(state)}")
+                             f"got {describe(state)}")
         h, A = state
         for name, t, shape in (("h", h, (batch, H)), ("A", A, (batch, H, H))):
             if not isinstance(t, Tensor) or t.shape != shape:
-                raise ValueError(f"FastWeightsCell: state {name} has {_describe(t)}; "
+                raise ValueError(f"FastWeightsCell: state {name} has {describe(t)}; "
                                  f"expected shape {shape} (batch of the input, hidden_size"
                                  f"{', one H x H memory per example' if name == 'A' else ''})")
             check_like("FastWeightsCell", f"state {name}", t, self.weight_hh)

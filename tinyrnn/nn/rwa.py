@@ -35,7 +35,7 @@ import math
 from .. import ops
 from ..tensor import Tensor
 from . import init
-from .cells import check_like
+from .checks import check_input, check_like, check_sizes, describe
 from .layers import empty_parameter
 from .module import Module
 from .recurrent import Recurrent
@@ -84,7 +84,7 @@ class RWACell(Module):
     """
 
     def __init__(self, input_size: int, hidden_size: int, backend=None):
-        _check_sizes("RWACell", input_size, hidden_size)
+        check_sizes("RWACell", input_size, hidden_size)
         self.input_size, self.hidden_size = input_size, hidden_size
         I, H = input_size, hidden_size
         k_u = math.sqrt(6.0 / (I + H))
@@ -111,7 +111,7 @@ class RWACell(Module):
 
     def forward(self, x: Tensor, state=None) -> tuple:
         """One step: x (B, I), state (n, d, m, h) -> (h_t, (n_t, d_t, m_t, h_t))."""
-        _check_input("RWACell", x, self.input_size, self.weight_u)
+        check_input("RWACell", x, self.input_size, self.weight_u)
         B = x.shape[0]
         state = self.initial_state(B) if state is None else state
         n, d, m, h = _check_state(state, B, self.hidden_size, self.weight_u)
@@ -178,39 +178,15 @@ class RWA(Recurrent):
         return out, states, weights
 
 
-# ---- argument checks shared by the cells in this package ------------------------
-def _check_sizes(cell: str, input_size, hidden_size) -> None:
-    for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{cell}: {name} must be a positive integer; got {value!r}")
-
-
-def _check_input(cell: str, x, input_size: int, param: Tensor) -> None:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{cell}: input must be a Tensor of shape (batch, {input_size}); "
-                        f"got {type(x).__name__}")
-    if x.ndim != 2 or x.shape[1] != input_size:
-        raise ValueError(f"{cell}: input of shape {x.shape}; expected (batch, {input_size}) "
-                         f"(a cell takes one time step; input_size={input_size})")
-    check_like(cell, "input", x, param)
-
-
+# ---- argument checks ------------------------------------------------------------
 def _check_state(state, batch: int, hidden: int, param: Tensor) -> tuple:
     names = ("n", "d", "m", "h")
     if not isinstance(state, (tuple, list)) or len(state) != 4:
         raise ValueError(f"RWACell: state must be a tuple (n, d, m, h) of 4 tensors of "
-                         f"shape ({batch}, {hidden}); got {_describe(state)}")
+                         f"shape ({batch}, {hidden}); got {describe(state)}")
     for name, t in zip(names, state):
         if not isinstance(t, Tensor) or t.shape != (batch, hidden):
-            raise ValueError(f"RWACell: state {name} has {_describe(t)}; expected shape "
+            raise ValueError(f"RWACell: state {name} has {describe(t)}; expected shape "
                              f"({batch}, {hidden}) = (batch of the input, hidden_size)")
         check_like("RWACell", f"state {name}", t, param)
     return tuple(state)
-
-
-def _describe(obj) -> str:
-    if isinstance(obj, Tensor):
-        return f"shape {obj.shape}"
-    if isinstance(obj, (tuple, list)):
-        return f"a {type(obj).__name__} of {len(obj)}"
-    return type(obj).__name__
