@@ -48,7 +48,7 @@ import numpy as np
 
 import tinyrnn as tr
 from tinyrnn import checkpoint, nn, optim
-from tinyrnn.data import associative_retrieval
+from tinyrnn.tasks import associative_retrieval
 
 MODELS = ("RNN-LN-FW", "RNN-LN", "CONTROL", "GRU-LN", "LSTM")
 NUM_SYMBOLS, NUM_DIGITS = 37, 10

@@ -44,8 +44,8 @@ import numpy as np
 
 import tinyrnn as tr
 from tinyrnn import nn, optim, viz
-from tinyrnn.data import (CharVocab, adding_problem, batchify, bptt_batches, copy_problem,
-                          default_corpus, split_ids)
+from tinyrnn.data import CharVocab, batchify, bptt_batches, default_corpus, split_ids
+from tinyrnn.tasks import adding_problem, copy_problem
 
 MODELS = ("rwa", "lstm")
 
