@@ -6,9 +6,62 @@ numbers (constants: no gradient is computed for them).
 """
 from __future__ import annotations
 
+import builtins
 import math
+import numbers
 
 from ..autograd import Function
+from ..tensor import Tensor
+
+
+# ---- arguments: numbers stay constants, broadcasting is checked once ---------
+def as_tensor_like(value, like: Tensor):
+    """Python numbers stay numbers (ops treat them as constants); everything else
+    becomes a tensor on ``like``'s backend. NumPy scalars turn into Python
+    numbers so that they cannot promote float32 to float64."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, numbers.Number):
+        return plain_number(value)
+    return Tensor(value, backend=like.backend, dtype=_float_like(value, like))
+
+
+def plain_number(value):
+    """A Python number for any number: NumPy scalars (np.float64(2.0)) carry a
+    dtype that would promote a float32 result to float64; plain numbers don't."""
+    return value if type(value) in (int, float, bool) else value.item()
+
+
+def _float_like(value, like: Tensor):
+    """Lists of numbers adopt the other operand's float dtype."""
+    if isinstance(value, (list, tuple)) and like.backend.is_floating(like.data):
+        return like.dtype
+    return None
+
+
+def _binary(cls, a, b):
+    if not isinstance(a, Tensor):
+        a = as_tensor_like(a, b)
+    elif not isinstance(b, Tensor):
+        b = as_tensor_like(b, a)
+    sa = a.shape if isinstance(a, Tensor) else ()
+    sb = b.shape if isinstance(b, Tensor) else ()
+    if sa != sb:
+        check_broadcast(sa, sb, cls.__name__.lower())
+    return cls.apply(a, b)
+
+
+def check_broadcast(sa, sb, op: str) -> tuple:
+    """The broadcast shape of ``sa`` and ``sb``, or a clear error."""
+    out = []
+    for i in range(1, builtins.max(len(sa), len(sb)) + 1):
+        x = sa[-i] if i <= len(sa) else 1
+        y = sb[-i] if i <= len(sb) else 1
+        if x != y and x != 1 and y != 1:
+            raise ValueError(f"{op}: shapes {tuple(sa)} and {tuple(sb)} cannot be broadcast "
+                             f"together (axis -{i}: {x} vs {y})")
+        out.append(builtins.max(x, y) if 0 not in (x, y) else 0)
+    return tuple(reversed(out))
 
 
 class Add(Function):
@@ -23,6 +76,10 @@ class Add(Function):
         return dy, dy
 
 
+def add(a, b) -> Tensor:
+    return _binary(Add, a, b)
+
+
 class Sub(Function):
     """y = a - b.   da = dy,  db = -dy."""
 
@@ -33,6 +90,10 @@ class Sub(Function):
     @staticmethod
     def backward(ctx, dy):
         return dy, (-dy if ctx.needs_input_grad[1] else None)
+
+
+def sub(a, b) -> Tensor:
+    return _binary(Sub, a, b)
 
 
 class Mul(Function):
@@ -49,6 +110,10 @@ class Mul(Function):
         da = dy * b if ctx.needs_input_grad[0] else None
         db = dy * a if ctx.needs_input_grad[1] else None
         return da, db
+
+
+def mul(a, b) -> Tensor:
+    return _binary(Mul, a, b)
 
 
 class Div(Function):
@@ -68,6 +133,10 @@ class Div(Function):
         return da, db
 
 
+def div(a, b) -> Tensor:
+    return _binary(Div, a, b)
+
+
 class Neg(Function):
     """y = -x.   dx = -dy."""
 
@@ -78,6 +147,10 @@ class Neg(Function):
     @staticmethod
     def backward(ctx, dy):
         return -dy
+
+
+def neg(x: Tensor) -> Tensor:
+    return Neg.apply(x)
 
 
 class Pow(Function):
@@ -104,6 +177,11 @@ class Pow(Function):
         return da, db
 
 
+def pow(a, b) -> Tensor:
+    """a ** b. With a tensor exponent that requires grad the base must be positive."""
+    return _binary(Pow, a, b)
+
+
 class Maximum(Function):
     """y = max(a, b) element-wise. The gradient goes to the larger input; on a
     tie it is shared equally (0.5 each), a valid subgradient."""
@@ -118,6 +196,10 @@ class Maximum(Function):
         return _pick_larger(ctx, dy, sign=1.0)
 
 
+def maximum(a, b) -> Tensor:
+    return _binary(Maximum, a, b)
+
+
 class Minimum(Function):
     """y = min(a, b) element-wise; ties share the gradient equally."""
 
@@ -129,6 +211,10 @@ class Minimum(Function):
     @staticmethod
     def backward(ctx, dy):
         return _pick_larger(ctx, dy, sign=-1.0)
+
+
+def minimum(a, b) -> Tensor:
+    return _binary(Minimum, a, b)
 
 
 def _pick_larger(ctx, dy, sign):
@@ -159,3 +245,15 @@ class Where(Function):
         da = ctx.xp.where(cond, dy, zero) if ctx.needs_input_grad[1] else None
         db = ctx.xp.where(cond, zero, dy) if ctx.needs_input_grad[2] else None
         return None, da, db
+
+
+def where(cond, a, b) -> Tensor:
+    """Pick ``a`` where the boolean ``cond`` holds, else ``b`` (all broadcast)."""
+    like = a if isinstance(a, Tensor) else b
+    if not isinstance(like, Tensor):
+        raise TypeError("where: at least one of a and b must be a Tensor")
+    cond = cond if isinstance(cond, Tensor) else Tensor(cond, backend=like.backend)
+    if not like.backend.xp.isdtype(cond.dtype, "bool"):
+        raise TypeError(f"where: cond must be boolean; got {cond.dtype}")
+    a, b = as_tensor_like(a, like), as_tensor_like(b, like)
+    return Where.apply(cond.detach(), a, b)

@@ -7,6 +7,8 @@ broadcast. ``linear`` is the affine map of a fully connected layer as one op.
 from __future__ import annotations
 
 from ..autograd import Function
+from ..tensor import Tensor
+from .arithmetic import as_tensor_like
 
 
 class MatMul(Function):
@@ -55,6 +57,14 @@ class MatMul(Function):
         return da, db
 
 
+def matmul(a, b) -> Tensor:
+    if not isinstance(a, Tensor):
+        a = as_tensor_like(a, b)
+    if not isinstance(b, Tensor):
+        b = as_tensor_like(b, a)
+    return MatMul.apply(a, b)
+
+
 class Linear(Function):
     """y = x W^T + b, the affine map of a fully connected layer.
 
@@ -90,6 +100,21 @@ class Linear(Function):
         if ctx.needs_input_grad[2]:
             db = xp.sum(dy_rows, axis=0)
         return dx, dW, db
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x @ weight.T + bias as one op: x (..., K), weight (M, K), bias (M,) or None
+    -> (..., M). What ``nn.Linear`` computes."""
+    for name, t in (("x", x), ("weight", weight), ("bias", bias)):
+        if not isinstance(t, Tensor) and not (name == "bias" and t is None):
+            raise TypeError(f"linear: {name} must be a Tensor; got {type(t).__name__}")
+    if weight.ndim != 2 or x.ndim < 1 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: x of shape {x.shape} and weight of shape {weight.shape} "
+                         "do not fit; expected x (..., K) and weight (M, K)")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias of shape {bias.shape}; expected "
+                         f"({weight.shape[0]},) for weight of shape {weight.shape}")
+    return Linear.apply(x, weight, bias)
 
 
 def _batch_times_matrix(xp, a, b):

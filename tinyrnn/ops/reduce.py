@@ -7,7 +7,10 @@ contributed to one output element.
 """
 from __future__ import annotations
 
+import builtins
+
 from ..autograd import Function
+from ..tensor import Tensor
 
 
 def normalize_axes(axis, ndim: int, op: str) -> tuple:
@@ -17,9 +20,9 @@ def normalize_axes(axis, ndim: int, op: str) -> tuple:
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     out = []
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        if not -ndim <= a < builtins.max(ndim, 1):
             raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} axes")
-        out.append(a % max(ndim, 1))
+        out.append(a % builtins.max(ndim, 1))
     return tuple(sorted(set(out)))
 
 
@@ -43,6 +46,10 @@ class Sum(Function):
         return xp.broadcast_to(dy, ctx.shape)
 
 
+def sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    return Sum.apply(x, axis=axis, keepdims=keepdims)
+
+
 class Mean(Function):
     """y = mean of x over ``axis`` (N elements each).   dx = dy / N, broadcast."""
 
@@ -62,6 +69,10 @@ class Mean(Function):
         return xp.broadcast_to(dy, ctx.shape)
 
 
+def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    return Mean.apply(x, axis=axis, keepdims=keepdims)
+
+
 class Max(Function):
     """y = max of x over ``axis``.
 
@@ -79,6 +90,11 @@ class Max(Function):
         return _extreme_backward(ctx, dy)
 
 
+def max(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    """The largest element over ``axis``; ties share the gradient equally."""
+    return Max.apply(x, axis=axis, keepdims=keepdims)
+
+
 class Min(Function):
     """y = min of x over ``axis``; ties split the gradient equally (see Max)."""
 
@@ -89,6 +105,10 @@ class Min(Function):
     @staticmethod
     def backward(ctx, dy):
         return _extreme_backward(ctx, dy)
+
+
+def min(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    return Min.apply(x, axis=axis, keepdims=keepdims)
 
 
 def _extreme_forward(ctx, x, axis, keepdims, which):
@@ -129,6 +149,10 @@ class LogSumExp(Function):
         xp = ctx.xp
         x, y = ctx.saved
         return xp.reshape(dy, y.shape) * xp.exp(x - y)
+
+
+def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    return LogSumExp.apply(x, axis=axis, keepdims=keepdims)
 
 
 def logsumexp_array(xp, x, axes):

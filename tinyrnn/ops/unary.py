@@ -4,7 +4,11 @@ Shapes: x (any) -> y (same shape); dx has x's shape.
 """
 from __future__ import annotations
 
+import numbers
+
 from ..autograd import Function
+from ..tensor import Tensor
+from .arithmetic import plain_number
 
 
 class Exp(Function):
@@ -22,6 +26,10 @@ class Exp(Function):
         return dy * y
 
 
+def exp(x: Tensor) -> Tensor:
+    return Exp.apply(x)
+
+
 class Log(Function):
     """y = log(x) (natural logarithm, x > 0).   dx = dy / x."""
 
@@ -34,6 +42,10 @@ class Log(Function):
     def backward(ctx, dy):
         (x,) = ctx.saved
         return dy / x
+
+
+def log(x: Tensor) -> Tensor:
+    return Log.apply(x)
 
 
 class Sqrt(Function):
@@ -51,6 +63,10 @@ class Sqrt(Function):
         return dy / (2 * y)
 
 
+def sqrt(x: Tensor) -> Tensor:
+    return Sqrt.apply(x)
+
+
 class Tanh(Function):
     """y = tanh(x).   dx = dy * (1 - y**2)."""
 
@@ -64,6 +80,10 @@ class Tanh(Function):
     def backward(ctx, dy):
         (y,) = ctx.saved
         return dy * (1 - y * y)
+
+
+def tanh(x: Tensor) -> Tensor:
+    return Tanh.apply(x)
 
 
 class Sigmoid(Function):
@@ -99,6 +119,10 @@ def sigmoid_array(xp, x):
     return xp.exp(xp.minimum(x, 0)) / denominator
 
 
+def sigmoid(x: Tensor) -> Tensor:
+    return Sigmoid.apply(x)
+
+
 class Relu(Function):
     """y = max(x, 0).   dx = dy where x > 0, else 0 (0 at the kink x = 0)."""
 
@@ -112,6 +136,10 @@ class Relu(Function):
     def backward(ctx, dy):
         (y,) = ctx.saved
         return dy * ctx.xp.astype(y > 0, dy.dtype)
+
+
+def relu(x: Tensor) -> Tensor:
+    return Relu.apply(x)
 
 
 class Clip(Function):
@@ -137,3 +165,19 @@ class Clip(Function):
     def backward(ctx, dy):
         (inside,) = ctx.saved
         return dy * ctx.xp.astype(inside, dy.dtype)
+
+
+def clip(x: Tensor, min=None, max=None) -> Tensor:
+    """Limit x to [min, max] (either bound may be None)."""
+    min = plain_number(min) if isinstance(min, numbers.Number) else min
+    max = plain_number(max) if isinstance(max, numbers.Number) else max
+    for name, bound in (("min", min), ("max", max)):
+        if bound is not None and not isinstance(bound, numbers.Real):
+            raise TypeError(f"clip: {name} must be a number or None; got "
+                            f"{type(bound).__name__} (use tinyrnn.maximum / minimum "
+                            "for tensor bounds)")
+    if min is None and max is None:
+        raise ValueError("clip: give at least one of min and max")
+    if min is not None and max is not None and min > max:
+        raise ValueError(f"clip: min ({min}) is larger than max ({max})")
+    return Clip.apply(x, min, max)

@@ -3,13 +3,15 @@
 Layouts are PyTorch's (``nn.LSTM``): the rows of weight_ih (4H, I),
 weight_hh (4H, H) and the biases (4H,) are the gates stacked [i | f | g | o].
 (CS231n and char-rnn stack them [i | f | o | g]; permute rows when porting.)
-Inside, the gates live gate-major, (4, T, B, H) -- see ``fused_common``.
+Inside, the gates live gate-major, (4, T, B, H) -- see ``common.py``.
 """
 from __future__ import annotations
 
-from ..autograd import Function
-from .fused_common import (add_bias, copy, empty, gate_blocks, gate_projection,
-                           may_overwrite_saved, sequence_grads, start_states, with_out)
+from ...autograd import Function
+from ...tensor import Tensor
+from .common import (add_bias, check_sequence_args, copy, empty, gate_blocks,
+                     gate_projection, may_overwrite_saved, needs_grad, sequence_grads,
+                     start_states, with_out)
 
 # sigmoid(v) = (1 + tanh(v / 2)) / 2. Halving the i, f, o pre-activations once
 # (the input projection and the recurrent weights' blocks) lets ONE tanh over
@@ -20,6 +22,10 @@ _SHIFT = [0.5, 0.5, 0.0, 0.5]
 # g, both as a * (alpha - a) + gamma with these per-gate constants.
 _ALPHA = [1.0, 1.0, 0.0, 1.0]
 _GAMMA = [0.0, 0.0, 1.0, 0.0]
+
+
+INPUTS = ('x', 'h0', 'c0', 'weight_ih', 'weight_hh', 'bias_ih', 'bias_hh')
+"""The op's inputs in order (``needs_grad`` keys its flags by them)."""
 
 
 class LSTMSequence(Function):
@@ -121,12 +127,30 @@ class LSTMSequence(Function):
             multiply(d, local, out=dz)
             matmul(dz, w_hh, out=rec)                       # dh_{t-1} = sum_k dz_k W_hh,k
             sum_(rec, axis=0, out=dh)
-        n = ctx.needs_input_grad
         dx, dW_ih, dW_hh, db_ih, db_hh = sequence_grads(
-            ctx, dgates, x, hs, weight_ih, (n[0], n[1], n[3], n[4], n[5], n[6]))
+            ctx, dgates, x, hs, weight_ih, needs_grad(ctx, INPUTS))
         return dx, dh, dc, dW_ih, dW_hh, db_ih, db_hh
 
 
 def _per_gate(ctx, values, dtype):
     """Per-gate constants as a (4, 1, 1) array that broadcasts over (4, B, H)."""
     return ctx.xp.reshape(ctx.backend.asarray(values, dtype), (len(values), 1, 1))
+
+
+def lstm_sequence(x: Tensor, h0: Tensor | None, c0: Tensor | None, weight_ih: Tensor,
+                  weight_hh: Tensor, bias_ih: Tensor | None = None,
+                  bias_hh: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """Run an LSTM over a sequence (gates stacked [i | f | g | o] as in PyTorch).
+
+    Parameters
+    ----------
+    x : (T, B, I);  h0, c0 : (B, H) or None for zeros;
+    weight_ih : (4H, I);  weight_hh : (4H, H);  bias_ih, bias_hh : (4H,) or None.
+
+    Returns
+    -------
+    out (T, B, H), h_n (B, H), c_n (B, H).
+    """
+    h0, c0 = check_sequence_args("lstm_sequence", 4, x, (h0, c0), weight_ih,
+                                 weight_hh, bias_ih, bias_hh)
+    return LSTMSequence.apply(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh)

@@ -4,13 +4,19 @@ Layouts are PyTorch's (``nn.GRU``): rows of weight_ih (3H, I), weight_hh
 (3H, H) and the biases (3H,) stacked [r | z | n], with the reset gate applied
 *after* the recurrent product (cuDNN's form):
 n = tanh(W_in x + b_in + r * (W_hn h + b_hn)).
-Inside, the gates live gate-major, (3, T, B, H) -- see ``fused_common``.
+Inside, the gates live gate-major, (3, T, B, H) -- see ``common.py``.
 """
 from __future__ import annotations
 
-from ..autograd import Function
-from .fused_common import (copy, empty, gate_blocks, gate_projection, may_overwrite_saved,
-                           sequence_grads, sigmoid_, start_states, with_out)
+from ...autograd import Function
+from ...tensor import Tensor
+from .common import (check_sequence_args, copy, empty, gate_blocks, gate_projection,
+                     may_overwrite_saved, needs_grad, sequence_grads, sigmoid_,
+                     start_states, with_out)
+
+
+INPUTS = ('x', 'h0', 'weight_ih', 'weight_hh', 'bias_ih', 'bias_hh')
+"""The op's inputs in order (``needs_grad`` keys its flags by them)."""
 
 
 class GRUSequence(Function):
@@ -122,5 +128,25 @@ class GRUSequence(Function):
             sum_(rec, axis=0, out=tmp)
             dh += tmp                                        # dh_{t-1} (without dout_{t-1})
         dx, dW_ih, dW_hh, db_ih, db_hh = sequence_grads(ctx, dA, x, hs, weight_ih,
-                                                        ctx.needs_input_grad, last_hh=dq_n)
+                                                        needs_grad(ctx, INPUTS), last_hh=dq_n)
         return dx, dh, dW_ih, dW_hh, db_ih, db_hh
+
+
+def gru_sequence(x: Tensor, h0: Tensor | None, weight_ih: Tensor, weight_hh: Tensor,
+                 bias_ih: Tensor | None = None,
+                 bias_hh: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Run a GRU over a sequence (gates stacked [r | z | n] as in PyTorch,
+    n = tanh(W_in x + b_in + r * (W_hn h + b_hn))).
+
+    Parameters
+    ----------
+    x : (T, B, I);  h0 : (B, H) or None for zeros;
+    weight_ih : (3H, I);  weight_hh : (3H, H);  bias_ih, bias_hh : (3H,) or None.
+
+    Returns
+    -------
+    out (T, B, H), h_n (B, H).
+    """
+    (h0,) = check_sequence_args("gru_sequence", 3, x, (h0,), weight_ih, weight_hh,
+                                bias_ih, bias_hh)
+    return GRUSequence.apply(x, h0, weight_ih, weight_hh, bias_ih, bias_hh)

@@ -6,9 +6,14 @@ hand (the CS231n exercise). Layouts are PyTorch's (``nn.RNN``).
 """
 from __future__ import annotations
 
-from ..autograd import Function
-from .fused_common import (add_bias, copy, empty, input_projection, sequence_grads,
-                           start_states, transposed_copy, with_out)
+from ...autograd import Function
+from ...tensor import Tensor
+from .common import (add_bias, check_sequence_args, copy, empty, input_projection,
+                     needs_grad, sequence_grads, start_states, transposed_copy, with_out)
+
+
+INPUTS = ('x', 'h0', 'weight_ih', 'weight_hh', 'bias_ih', 'bias_hh')
+"""The op's inputs in order (``needs_grad`` keys its flags by them)."""
 
 
 class RNNSequence(Function):
@@ -82,6 +87,30 @@ class RNNSequence(Function):
             matmul(da, weight_hh, out=dh)                  # dh_{t-1} (recurrent part)
         dz = xp.reshape(dA, (1,) + tuple(dA.shape))      # one gate, gate-major
         dx, dW_ih, dW_hh, db_ih, db_hh = sequence_grads(ctx, dz, x, hs, weight_ih,
-                                                        ctx.needs_input_grad)
+                                                        needs_grad(ctx, INPUTS))
         return dx, dh, dW_ih, dW_hh, db_ih, db_hh
 
+
+def rnn_sequence(x: Tensor, h0: Tensor | None, weight_ih: Tensor, weight_hh: Tensor,
+                 bias_ih: Tensor | None = None, bias_hh: Tensor | None = None,
+                 nonlinearity: str = "tanh") -> tuple[Tensor, Tensor]:
+    """Run a vanilla RNN over a sequence: h_t = f(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh).
+
+    Parameters
+    ----------
+    x : (T, B, I) inputs, time first.
+    h0 : (B, H) initial state, or None for zeros.
+    weight_ih : (H, I);  weight_hh : (H, H);  bias_ih, bias_hh : (H,) or None.
+    nonlinearity : "tanh" or "relu".
+
+    Returns
+    -------
+    out (T, B, H) -- h_1 .. h_T;  h_n (B, H) -- the last state.
+    """
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"rnn_sequence: nonlinearity must be 'tanh' or 'relu'; "
+                         f"got {nonlinearity!r}")
+    (h0,) = check_sequence_args("rnn_sequence", 1, x, (h0,), weight_ih, weight_hh,
+                                bias_ih, bias_hh)
+    return RNNSequence.apply(x, h0, weight_ih, weight_hh, bias_ih, bias_hh,
+                             nonlinearity=nonlinearity)

@@ -1,6 +1,6 @@
-"""Helpers shared by the fused sequence kernels (``fused_rnn``, ``fused_lstm``,
-``fused_gru``): buffers, the input projection, in-place gate functions and the
-weight-gradient products.
+"""Helpers shared by the fused sequence kernels (``rnn``, ``lstm``, ``gru``):
+argument checks, buffers, the input projection, in-place gate functions and
+the weight-gradient products.
 
 Every helper works on raw arrays through ``ctx.xp`` and ``ctx.backend.into``
 (which writes into a preallocated array with ``out=`` on NumPy and CuPy), so
@@ -17,6 +17,8 @@ t is the contiguous block ``z[k, t]``, and the products are batched over the
 gates -- (B, H) @ (G, H, H) -> (G, B, H) in one call.
 """
 from __future__ import annotations
+
+from ...tensor import Tensor
 
 
 def with_out(ctx, fn):
@@ -139,8 +141,8 @@ def sequence_grads(ctx, dz, x, hs, weight_ih, needs, last_hh=None):
     """The gradients that are sums over all T steps, as products over all T*B rows.
 
     dz (G, T, B, H): dL/d(gate pre-activations), gate-major; x (T, B, I);
-    hs (T + 1, B, H) holding h_0 .. h_T; ``needs`` = ctx.needs_input_grad for
-    (x, h0, weight_ih, weight_hh, bias_ih, bias_hh). ``last_hh`` (T, B, H),
+    hs (T + 1, B, H) holding h_0 .. h_T; ``needs`` from :func:`needs_grad`, with
+    the keys "x", "weight_ih", "weight_hh", "bias_ih" and "bias_hh". ``last_hh`` (T, B, H),
     GRU only: the recurrent side of the last gate's gradient when it differs
     from the input side (dn~ * r), used for that gate's rows of dW_hh and db_hh.
 
@@ -157,22 +159,22 @@ def sequence_grads(ctx, dz, x, hs, weight_ih, needs, last_hh=None):
     dz = xp.reshape(dz, (G, T * B, H))
     hh = [dz] if last_hh is None else [dz[:G - 1, ...], xp.reshape(last_hh, (1, T * B, H))]
     dx = dW_ih = dW_hh = db_ih = db_hh = None
-    if needs[0]:
+    if needs["x"]:
         w = xp.reshape(weight_ih, (G, H, I))
         dx = xp.matmul(dz[0, ...], w[0, ...])
         for k in range(1, G):
             dx += xp.matmul(dz[k, ...], w[k, ...])
         dx = xp.reshape(dx, (T, B, I))
-    if needs[2]:
+    if needs["weight_ih"]:
         dW_ih = per_gate(ctx, dz, xp.reshape(x, (T * B, I)))
-    if needs[3]:
+    if needs["weight_hh"]:
         h_prev = xp.reshape(hs[:-1, ...], (T * B, H))
         dW_hh = _join(xp, [per_gate(ctx, part, h_prev) for part in hh])
-    if needs[4]:
+    if needs["bias_ih"]:
         db_ih = xp.reshape(xp.sum(dz, axis=1), (G * H,))
-    if needs[5] and needs[4] and last_hh is None:
+    if needs["bias_hh"] and needs["bias_ih"] and last_hh is None:
         db_hh = copy(ctx, db_ih)        # the same sum; a copy, so no two .grad share memory
-    elif needs[5]:
+    elif needs["bias_hh"]:
         db_hh = _join(xp, [xp.reshape(xp.sum(part, axis=1), (-1,)) for part in hh])
     return dx, dW_ih, dW_hh, db_ih, db_hh
 
@@ -186,3 +188,52 @@ def may_overwrite_saved(ctx) -> bool:
     then write its gate gradients over the saved gate activations and need no
     second (G, T, B, H) buffer. Unknown means no."""
     return getattr(ctx, "retain_graph", True) is False
+
+
+def check_sequence_args(op: str, gates: int, x, states, weight_ih, weight_hh, bias_ih,
+                        bias_hh) -> tuple:
+    """Check shapes, dtypes and backends; return the states with None made zeros."""
+    for name, t in (("x", x), ("weight_ih", weight_ih), ("weight_hh", weight_hh)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: {name} must be a Tensor; got {type(t).__name__}")
+    if x.ndim != 3 or x.shape[0] < 1:
+        raise ValueError(f"{op}: x must be (T, B, I) with T >= 1 (time first); "
+                         f"got shape {x.shape}")
+    T, B, I = x.shape
+    if weight_hh.ndim != 2 or weight_hh.shape[0] != gates * weight_hh.shape[1]:
+        raise ValueError(f"{op}: weight_hh must be ({gates}*H, H); got {weight_hh.shape}")
+    H = weight_hh.shape[1]
+    G = gates * H
+    expected = {"weight_ih": (G, I), "bias_ih": (G,), "bias_hh": (G,)}
+    for name, t in (("weight_ih", weight_ih), ("bias_ih", bias_ih), ("bias_hh", bias_hh)):
+        if t is not None and t.shape != expected[name]:
+            raise ValueError(f"{op}: {name} has shape {t.shape}; expected {expected[name]} "
+                             f"for x of shape {x.shape} and hidden size {H}")
+    filled = []
+    for k, s in enumerate(states):
+        if s is None:
+            s = Tensor._make(x.backend.zeros((B, H), x.dtype), x.backend, False)
+        elif not isinstance(s, Tensor) or s.shape != (B, H):
+            got = s.shape if isinstance(s, Tensor) else type(s).__name__
+            raise ValueError(f"{op}: initial state {('h0', 'c0')[k]} must be (B, H) = "
+                             f"{(B, H)}; got {got}")
+        filled.append(s)
+    tensors = [x, weight_ih, weight_hh, *filled] + [b for b in (bias_ih, bias_hh)
+                                                    if b is not None]
+    if not x.backend.is_floating(x.data):
+        raise TypeError(f"{op}: x must be floating point; got {x.dtype}")
+    for t in tensors:
+        if t.dtype != x.dtype:
+            raise TypeError(f"{op}: all tensors must share x's dtype {x.dtype}; "
+                            f"got one of shape {t.shape} with dtype {t.dtype}")
+    return tuple(filled)
+
+
+def needs_grad(ctx, names: tuple) -> dict:
+    """``ctx.needs_input_grad`` keyed by the op's input names.
+
+    The kernels' inputs differ (the LSTM has c0 between h0 and weight_ih), so
+    :func:`sequence_grads` asks ``needs["weight_hh"]`` rather than counting
+    positions.
+    """
+    return dict(zip(names, ctx.needs_input_grad))

@@ -1,4 +1,4 @@
-"""Neural-network ops: softmax, log_softmax, cross_entropy, layer_norm, dropout.
+"""Softmax, log-softmax and the cross-entropy loss built on them.
 
 Each is one op with its own backward (rather than a chain of exp / sum /
 div) because the combined formulas are both cheaper and numerically safer.
@@ -8,6 +8,9 @@ from __future__ import annotations
 import math
 
 from ..autograd import Function
+from ..tensor import Tensor
+from .reduce import normalize_axes
+from .shape import check_indices
 from .shape import check_indices
 
 
@@ -30,6 +33,11 @@ class Softmax(Function):
         return y * (dy - ctx.xp.sum(dy * y, axis=ctx.axis, keepdims=True))
 
 
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    (axis,) = normalize_axes(axis, x.ndim, "softmax")
+    return Softmax.apply(x, axis=axis)
+
+
 class LogSoftmax(Function):
     """y = x - logsumexp(x) along ``axis``.   dx = dy - exp(y) * sum(dy, axis)."""
 
@@ -47,6 +55,11 @@ class LogSoftmax(Function):
         xp = ctx.xp
         (y,) = ctx.saved
         return dy - xp.exp(y) * xp.sum(dy, axis=ctx.axis, keepdims=True)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    (axis,) = normalize_axes(axis, x.ndim, "log_softmax")
+    return LogSoftmax.apply(x, axis=axis)
 
 
 class CrossEntropy(Function):
@@ -100,6 +113,27 @@ class CrossEntropy(Function):
         return grad, None
 
 
+def cross_entropy(logits: Tensor, targets, reduction: str = "mean",
+                  ignore_index: int = -100) -> Tensor:
+    """Softmax cross-entropy: logits (..., C), integer targets (...).
+
+    reduction: "mean" (over non-ignored targets), "sum" or "none".
+    """
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none'; "
+                         f"got {reduction!r}")
+    targets = targets if isinstance(targets, Tensor) else \
+        Tensor(targets, backend=logits.backend)
+    if targets.shape != logits.shape[:-1]:
+        raise ValueError(f"cross_entropy: targets of shape {targets.shape} do not match "
+                         f"logits of shape {logits.shape} (expected {logits.shape[:-1]})")
+    if not logits.backend.xp.isdtype(targets.dtype, "integral"):
+        raise TypeError(f"cross_entropy: targets must be integer class ids; "
+                        f"got {targets.dtype}")
+    return CrossEntropy.apply(logits, targets.detach(), reduction=reduction,
+                              ignore_index=ignore_index)
+
+
 def _usable_targets(ctx, targets, C: int, ignore_index: int):
     """(targets safe to index with, mask of those that count or None, their count).
 
@@ -119,56 +153,3 @@ def _usable_targets(ctx, targets, C: int, ignore_index: int):
     check_indices(ctx.backend, safe, C, f"cross_entropy (targets, ignore_index="
                   f"{ignore_index})", negative=False)
     return safe, valid, max(int(xp.sum(xp.astype(valid, xp.int64))), 1)
-
-
-class LayerNorm(Function):
-    """Layer normalisation over the last axis, with optional gain and bias.
-
-    Shapes: x (..., H), gain (H,), bias (H,).
-    mu = mean(x), var = mean((x - mu)**2), xhat = (x - mu) / sqrt(var + eps),
-    y = gain * xhat + bias.
-    dxhat = dy * gain;
-    dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / sqrt(var + eps);
-    dgain = sum over leading axes of dy * xhat;  dbias = sum of dy.
-    """
-
-    @staticmethod
-    def forward(ctx, x, gain=None, bias=None, eps=1e-5):
-        xp = ctx.xp
-        mu = xp.mean(x, axis=-1, keepdims=True)
-        centred = x - mu
-        inv_std = 1.0 / xp.sqrt(xp.mean(centred * centred, axis=-1, keepdims=True) + eps)
-        xhat = centred * inv_std
-        ctx.save_for_backward(xhat, inv_std, gain)
-        y = xhat if gain is None else xhat * gain
-        return y if bias is None else y + bias
-
-    @staticmethod
-    def backward(ctx, dy):
-        xp = ctx.xp
-        xhat, inv_std, gain = ctx.saved
-        dxhat = dy if gain is None else dy * gain
-        dx = None
-        if ctx.needs_input_grad[0]:
-            dx = inv_std * (dxhat - xp.mean(dxhat, axis=-1, keepdims=True)
-                            - xhat * xp.mean(dxhat * xhat, axis=-1, keepdims=True))
-        dgain = dy * xhat if ctx.needs_input_grad[1] else None
-        dbias = dy if ctx.needs_input_grad[2] else None
-        return dx, dgain, dbias
-
-
-class Dropout(Function):
-    """y = x * mask / (1 - p), each mask entry 1 with probability 1 - p ("inverted"
-    dropout: the expected value of y is x, so evaluation needs no rescaling).
-    dx = dy * mask / (1 - p). The mask comes from the seeded host generator."""
-
-    @staticmethod
-    def forward(ctx, x, p=0.5):
-        mask = ctx.backend.bernoulli(x.shape, 1.0 - p, x.dtype) * (1.0 / (1.0 - p))
-        ctx.save_for_backward(mask)
-        return x * mask
-
-    @staticmethod
-    def backward(ctx, dy):
-        (mask,) = ctx.saved
-        return dy * mask
