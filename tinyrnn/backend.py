@@ -155,9 +155,19 @@ _backends: dict[str, Backend] = {}
 _default = "numpy"
 
 
+def dtype_name(dtype) -> str:
+    """The name of a dtype of any backend: ``"float32"`` for NumPy's, CuPy's and
+    array_api_strict's float32 alike (and for the name itself)."""
+    if isinstance(dtype, str):
+        return dtype
+    if isinstance(dtype, (type, np.dtype)):
+        return np.dtype(dtype).name
+    return str(dtype).rsplit(".", 1)[-1]              # array_api_strict: "...float32"
+
+
 def host_dtype(dtype) -> np.dtype:
     """NumPy's dtype for a dtype of any backend (NumPy's, CuPy's or array_api_strict's)."""
-    return np.dtype(str(dtype).rsplit(".", 1)[-1])
+    return np.dtype(dtype_name(dtype))
 
 
 def manual_seed(seed: int) -> None:

@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-from .backend import get_backend, Backend
+from .backend import Backend, dtype_name, get_backend, host_dtype
 
 __all__ = ["Tensor", "tensor", "zeros", "ones", "full", "randn", "rand", "arange",
            "zeros_like", "ones_like"]
@@ -53,6 +53,16 @@ class Tensor:
             self.requires_grad_(True)
 
     @classmethod
+    def from_array(cls, data, backend=None) -> "Tensor":
+        """Wrap an array that already lives on ``backend`` (the default backend
+        when None): no copy, no checks, no graph, ``requires_grad`` off.
+
+        For arrays a layer or an optimizer computed itself (zero states,
+        clipped gradients); :func:`tinyrnn.tensor` is the way in for user data.
+        """
+        return cls._make(data, get_backend(backend), False)
+
+    @classmethod
     def _make(cls, data, backend: Backend, requires_grad: bool) -> "Tensor":
         """Wrap an op's output array (no checks: the hot path of every op)."""
         t = object.__new__(cls)
@@ -79,12 +89,12 @@ class Tensor:
         body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
         extra = ", requires_grad=True" if self.requires_grad else ""
         where = "" if self.backend.name == "numpy" else f", backend={self.backend.name!r}"
-        return f"tensor({body}, dtype={_dtype_name(self.dtype)}{where}{extra})"
+        return f"tensor({body}, dtype={dtype_name(self.dtype)}{where}{extra})"
 
     def requires_grad_(self, flag: bool = True) -> "Tensor":
         if flag and not self.backend.is_floating(self.data):
             raise TypeError(f"requires_grad needs a floating-point tensor; this one is "
-                            f"{_dtype_name(self.dtype)} with shape {self.shape}")
+                            f"{dtype_name(self.dtype)} with shape {self.shape}")
         self.requires_grad = flag
         return self
 
@@ -144,18 +154,28 @@ class Tensor:
         return self.astype("float64")
 
     # ---- in place (bumps the version counter autograd checks) -------------
-    def _inplace(self, data) -> "Tensor":
-        self._version += 1
+    def assign_(self, data) -> "Tensor":
+        """Replace ``data`` by another array of this tensor's backend and shape, in place.
+
+        The version counter goes up, so a graph that saved the old values
+        refuses to run backward with the new ones (see
+        :mod:`tinyrnn.autograd`). Initialisers, ``load_state_dict`` and the
+        optimizers update parameters this way.
+        """
+        if tuple(data.shape) != self.shape:
+            raise ValueError(f"assign_: new data of shape {tuple(data.shape)} for a tensor "
+                             f"of shape {self.shape}")
         self.data = data
+        self._version += 1
         return self
 
     def zero_(self) -> "Tensor":
         self.data[...] = 0
-        return self._inplace(self.data)
+        return self.assign_(self.data)
 
     def fill_(self, value) -> "Tensor":
         self.data[...] = value
-        return self._inplace(self.data)
+        return self.assign_(self.data)
 
     def copy_(self, other) -> "Tensor":
         src = other.data if isinstance(other, Tensor) else self.backend.asarray(other)
@@ -163,16 +183,16 @@ class Tensor:
             raise ValueError(f"copy_: source shape {tuple(src.shape)} does not match "
                              f"destination shape {self.shape}")
         self.data[...] = src
-        return self._inplace(self.data)
+        return self.assign_(self.data)
 
     def add_(self, other, alpha: float = 1.0) -> "Tensor":
         other = other.data if isinstance(other, Tensor) else other
         self.data += other if alpha == 1.0 else alpha * other
-        return self._inplace(self.data)
+        return self.assign_(self.data)
 
     def mul_(self, other) -> "Tensor":
         self.data *= other.data if isinstance(other, Tensor) else other
-        return self._inplace(self.data)
+        return self.assign_(self.data)
 
     def __setitem__(self, key, value) -> None:
         if self.requires_grad and _autograd.is_grad_enabled():
@@ -181,7 +201,7 @@ class Tensor:
                                "(tinyrnn.where, tinyrnn.concat)")
         value = value.data if isinstance(value, Tensor) else value
         self.data[key] = value
-        self._inplace(self.data)
+        self.assign_(self.data)
 
     # ---- operators --------------------------------------------------------
     def __add__(self, other): return _ops.add(self, other)
@@ -274,19 +294,13 @@ def _is_array_of(backend: Backend, data) -> bool:
     return type(data).__module__.startswith("cupy")
 
 
-def _dtype_name(dtype) -> str:
-    """'float32' for NumPy's, CuPy's and array_api_strict's float32 alike."""
-    return dtype if isinstance(dtype, str) else str(np.dtype(dtype)) \
-        if isinstance(dtype, (type, np.dtype)) else str(dtype).rsplit(".", 1)[-1]
-
-
 def _host_array(data, dtype):
     """Python data to a NumPy array; Python floats become float32 (the default)."""
     if isinstance(data, Tensor):
         data = data.numpy()
     if dtype is not None:
         try:
-            dtype = np.dtype(_dtype_name(dtype))
+            dtype = host_dtype(dtype)
         except TypeError:
             raise TypeError(f"tensor: unknown dtype {dtype!r}; expected a name such as "
                             "'float32', 'float64', 'int64' or 'bool'") from None

@@ -18,9 +18,7 @@ __all__ = ["uniform_", "normal_", "zeros_", "ones_", "constant_", "xavier_unifor
 
 def _fill(t: Tensor, host: np.ndarray) -> Tensor:
     dtype = host_dtype(t.dtype)
-    t.data = t.backend.asarray(np.asarray(host, dtype=dtype).reshape(t.shape))
-    t._version += 1
-    return t
+    return t.assign_(t.backend.asarray(np.asarray(host, dtype=dtype).reshape(t.shape)))
 
 
 def uniform_(t: Tensor, low: float = -1.0, high: float = 1.0) -> Tensor:

@@ -126,8 +126,7 @@ class Module:
             if name in params:
                 p = params[name]
                 host = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
-                p.data = p.backend.asarray(host.astype(host_dtype(p.dtype), copy=False))
-                p._version += 1
+                p.assign_(p.backend.asarray(host.astype(host_dtype(p.dtype), copy=False)))
 
     # ---- moving and casting ----------------------------------------------------
     def to(self, backend) -> "Module":

@@ -45,7 +45,7 @@ def clip_grad_norm_(params, max_norm: float) -> float:
     if total > max_norm and math.isfinite(total):
         scale = max_norm / (total + 1e-6)
         for p in params:
-            p.grad = Tensor._make(p.grad.data * scale, p.backend, False)
+            p.grad = Tensor.from_array(p.grad.data * scale, p.backend)
     return total
 
 
@@ -56,4 +56,4 @@ def clip_grad_value_(params, clip_value: float) -> None:
         raise ValueError(f"clip_grad_value_: clip_value must be positive; got {clip_value}")
     for p in _with_grads(params):
         xp = p.backend.xp
-        p.grad = Tensor._make(xp.clip(p.grad.data, -clip_value, clip_value), p.backend, False)
+        p.grad = Tensor.from_array(xp.clip(p.grad.data, -clip_value, clip_value), p.backend)

@@ -166,7 +166,7 @@ def _mask_select(x: Tensor, mask: Tensor, axis: int) -> Tensor:
     xp = x.backend.xp
     flat = reshape(x, lead + (-1,) + x.shape[axis + mask.ndim:])
     (positions,) = xp.nonzero(xp.reshape(mask.data, (-1,)))
-    return take(flat, Tensor._make(positions, x.backend, False), axis)
+    return take(flat, Tensor.from_array(positions, x.backend), axis)
 
 
 def full_key(key) -> tuple:

@@ -212,7 +212,7 @@ def check_sequence_args(op: str, gates: int, x, states, weight_ih, weight_hh, bi
     filled = []
     for k, s in enumerate(states):
         if s is None:
-            s = Tensor._make(x.backend.zeros((B, H), x.dtype), x.backend, False)
+            s = Tensor.from_array(x.backend.zeros((B, H), x.dtype), x.backend)
         elif not isinstance(s, Tensor) or s.shape != (B, H):
             got = s.shape if isinstance(s, Tensor) else type(s).__name__
             raise ValueError(f"{op}: initial state {('h0', 'c0')[k]} must be (B, H) = "
