@@ -294,7 +294,7 @@ def test_load_state_dict_lists_every_problem():
 def test_wrong_input_size(cls):
     cell = cls(I, H)
     with pytest.raises(ValueError, match=rf"{cls.__name__}: input of shape \(2, 5\); "
-                                         rf"expected \(batch, input_size\) = \(B, {I}\)"):
+                                         rf"expected \(batch, input_size\) = \(batch, {I}\)"):
         cell(tr.randn(2, 5))
     with pytest.raises(ValueError, match=r"input of shape \(7, 2, 3\)"):
         cell(tr.randn(7, 2, 3))                  # a sequence given to a cell
@@ -307,7 +307,7 @@ def test_wrong_state_shape_or_batch(cls):
     cell = cls(I, H)
     x = tr.randn(2, I)
     with pytest.raises(ValueError, match=rf"{cls.__name__}: state h has shape \(3, {H}\); "
-                                         rf"expected \(batch, hidden_size\) = \(2, {H}\)"):
+                                         rf"expected shape \(2, {H}\)"):
         cell(x, tr.zeros(3, H))
     with pytest.raises(ValueError, match=rf"state h has shape \(2, 5\)"):
         cell(x, tr.zeros(2, 5))
@@ -318,9 +318,9 @@ def test_wrong_state_shape_or_batch(cls):
 def test_lstm_state_must_be_a_pair():
     cell = nn.LSTMCell(I, H)
     x = tr.randn(2, I)
-    with pytest.raises(TypeError, match=r"LSTMCell: state must be a tuple \(h, c\); got Tensor"):
+    with pytest.raises(TypeError, match=r"LSTMCell: state must be a tuple \(h, c\); got a Tensor"):
         cell(x, tr.zeros(2, H))
-    with pytest.raises(TypeError, match="got tuple of length 3"):
+    with pytest.raises(ValueError, match="of 2 tensors; got a tuple of length 3"):
         cell(x, (tr.zeros(2, H),) * 3)
     with pytest.raises(ValueError, match=rf"state c has shape \(1, {H}\); expected"):
         cell(x, (tr.zeros(2, H), tr.zeros(1, H)))
@@ -330,7 +330,7 @@ def test_unknown_nonlinearity_and_bad_sizes():
     with pytest.raises(ValueError, match="RNNCell: unknown nonlinearity 'sigmoid'; "
                                          "expected 'tanh' or 'relu'"):
         nn.RNNCell(I, H, nonlinearity="sigmoid")
-    with pytest.raises(ValueError, match="LSTMCell: hidden_size must be a positive int; got 0"):
+    with pytest.raises(ValueError, match="LSTMCell: hidden_size must be a positive integer; got 0"):
         nn.LSTMCell(I, 0)
     with pytest.raises(ValueError, match="forget_bias needs bias=True"):
         nn.LSTMCell(I, H, bias=False, forget_bias=1.0)
@@ -364,3 +364,53 @@ def test_state_and_input_of_another_dtype_or_backend_are_refused(make):
         cell(x.to("strict"))
     with pytest.raises(TypeError, match=rf"{name}: input dtype float64 differs"):
         cell(tr.randn(2, I, dtype="float64"))
+
+
+# ---- the same mistake, the same words, in every cell and layer -------------------------------
+ALL_CELLS = [nn.RNNCell, nn.LSTMCell, nn.GRUCell, nn.RWACell, nn.FastWeightsCell]
+
+
+@pytest.mark.parametrize("cls", ALL_CELLS)
+def test_every_cell_words_a_mistake_alike(cls):
+    name = cls.__name__
+    with pytest.raises(ValueError, match=rf"^{name}: hidden_size must be a positive integer; "
+                                         r"got 0$"):
+        cls(I, 0)
+    with pytest.raises(ValueError, match=rf"^{name}: input_size must be a positive integer; "
+                                         r"got 2.5$"):
+        cls(2.5, H)
+    cell = cls(I, H)
+    with pytest.raises(ValueError, match=rf"^{name}: input of shape \(2, 5\); expected "
+                                         rf"\(batch, input_size\) = \(batch, {I}\)"):
+        cell(tr.randn(2, 5))
+    with pytest.raises(TypeError, match=rf"^{name}: input must be a Tensor of shape "
+                                        rf"\(batch, {I}\); got ndarray$"):
+        cell(np.zeros((2, I), dtype=np.float32))
+    good = cell.initial_state(2)
+    names = list(cell.state_shapes(2))
+    bad = tr.zeros(3, H)                                 # wrong batch for the first tensor
+    state = bad if len(names) == 1 else (bad,) + tuple(good[1:])
+    with pytest.raises(ValueError, match=rf"^{name}: state {names[0]} has shape \(3, {H}\); "
+                                         rf"expected shape \(2, {H}\)"):
+        cell(tr.randn(2, I), state)
+    # the public check_state gives the same verdicts
+    assert nn.check_state(name, good, cell.state_shapes(2), cell.reference_parameter()) \
+        is not None
+    with pytest.raises(ValueError, match=rf"^{name}: state {names[0]} has shape"):
+        nn.check_state(name, state, cell.state_shapes(2), cell.reference_parameter())
+
+
+@pytest.mark.parametrize("layer", [nn.RNN, nn.LSTM, nn.GRU, nn.RWA, nn.FastWeights])
+def test_every_layer_words_a_mistake_alike(layer):
+    name = layer.__name__
+    with pytest.raises(ValueError, match=rf"^{name}: num_layers must be a positive integer; "
+                                         r"got 0$"):
+        layer(I, H, 0)
+    with pytest.raises(ValueError, match=rf"^{name}: dropout must be in \[0, 1\); got 1.0$"):
+        layer(I, H, 2, dropout=1.0)
+    with pytest.raises(ValueError, match=rf"^{name}: input of shape \(2, 3\); expected "
+                                         r"\(time, batch, input_size\) with input_size 3$"):
+        layer(I, H)(tr.randn(2, I))
+    with pytest.raises(ValueError, match=rf"^{name}: state must be a list with one cell "
+                                         r"state per layer \(1\); got a tuple of length 2$"):
+        layer(I, H)(tr.randn(T, 2, I), (None, None))

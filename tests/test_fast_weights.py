@@ -6,8 +6,8 @@ import pytest
 
 import tinyrnn
 from tinyrnn.gradcheck import gradcheck_module
-from tinyrnn.nn.fast_weights import (FastWeightsCell, fast_weights_model_cell,
-                                     FAST_WEIGHTS_MODELS)
+from tinyrnn.nn import FAST_WEIGHTS_MODELS, fast_weights_model_cell
+from tinyrnn.nn.fast_weights import FastWeightsCell
 
 I, H, B, T = 3, 4, 2, 5
 
@@ -212,10 +212,10 @@ def test_control_and_gru_ln_by_name():
 def test_bad_input(backend):
     cell = FastWeightsCell(I, H)
     with pytest.raises(ValueError, match=r"FastWeightsCell: input of shape \(2, 4\); "
-                                         r"expected \(batch, 3\)"):
+                                         r"expected \(batch, input_size\) = \(batch, 3\)"):
         cell(tinyrnn.zeros(2, 4))
     h, A = cell.initial_state(2)
-    with pytest.raises(ValueError, match=r"state must be a tuple \(h, A\)"):
+    with pytest.raises(TypeError, match=r"state must be a tuple \(h, A\); got a Tensor"):
         cell(tinyrnn.zeros(2, 3), h)
     with pytest.raises(ValueError, match=r"state A has shape \(2, 4\); expected shape \(2, 4, 4\)"):
         cell(tinyrnn.zeros(2, 3), (h, h))
@@ -224,7 +224,8 @@ def test_bad_input(backend):
     with pytest.raises(ValueError, match=r"state A has shape \(1, 4, 4\)"):
         cell(tinyrnn.zeros(2, 3), (h, A[:1]))                     # one memory for the batch
     ln = fast_weights_model_cell("RNN-LN", I, H)
-    with pytest.raises(ValueError, match=r"fast_weights=False\): state must be h"):
+    with pytest.raises(TypeError, match=r"FastWeightsCell: state h must be a Tensor of "
+                                        r"shape \(2, 4\); got a tuple of length 2"):
         ln(tinyrnn.zeros(2, 3), (h, A))
 
 

@@ -295,7 +295,7 @@ def test_layer_bad_input():
                                          r"per layer \(2\); got a list of length 1"):
         layer(tr.randn(T, B, I), [(tr.zeros(B, H), tr.zeros(B, H))])
     with pytest.raises(ValueError, match=r"LSTMCell: state h has shape \(3, 4\); expected "
-                                         r"\(batch, hidden_size\) = \(2, 4\)"):
+                                         r"shape \(2, 4\)"):
         layer(tr.randn(T, B, I), [(tr.zeros(3, H), tr.zeros(3, H))] * 2)
     with pytest.raises(ValueError, match=r"GRUCell: state h has shape \(2, 5\)"):
         nn.GRU(I, H)(tr.randn(T, B, I), [tr.zeros(B, 5)])
@@ -311,7 +311,7 @@ def test_recurrent_construction_errors():
         nn.Recurrent([])
     with pytest.raises(TypeError, match="layer 0 is a Linear, not a cell"):
         nn.Recurrent([nn.Linear(3, 4)])
-    with pytest.raises(ValueError, match="num_layers must be a positive int; got 0"):
+    with pytest.raises(ValueError, match="LSTM: num_layers must be a positive integer; got 0"):
         nn.LSTM(I, H, 0)
     with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)"):
         nn.GRU(I, H, dropout=1.0)
@@ -382,3 +382,99 @@ def test_moving_a_layer_moves_its_cells():
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-5, atol=1e-6)
     layer.double()
     assert str(layer.cells[1].weight_hh.dtype).endswith("float64")
+
+
+# ---- each parameter held once, named as PyTorch names it ------------------------------------
+def test_layer_holds_each_parameter_once():
+    layer = nn.LSTM(I, H, num_layers=2)
+    assert not any(isinstance(v, nn.Parameter) for v in vars(layer).values())
+    assert len(layer.parameters()) == sum(len(c.parameters()) for c in layer.cells) == 8
+    assert layer.bias_hh_l1 is layer.cells[1].bias_hh
+    with pytest.raises(AttributeError, match="LSTM has no attribute 'weight_ih_l2'"):
+        layer.weight_ih_l2
+    with pytest.raises(AttributeError, match="no attribute 'nonsense_l0'"):
+        layer.nonsense_l0
+    model = nn.CharLM(5, hidden_size=H, num_layers=2)
+    assert list(model.state_dict())[1:5] == ["rnn.weight_ih_l0", "rnn.weight_hh_l0",
+                                             "rnn.bias_ih_l0", "rnn.bias_hh_l0"]
+
+
+def test_subclass_that_rewrites_the_step_runs_its_own_step():
+    """The fused kernel computes LSTMCell's step; a cell that rewrote it must not get it."""
+    class Halved(nn.LSTMCell):
+        def step(self, x, state):
+            h, (_, c), inside = super().step(x, state)
+            return 0.5 * h, (0.5 * h, c), inside
+
+    cell = Halved(I, H).double()
+    plain = nn.LSTMCell(I, H).double()
+    plain.load_state_dict(cell.state_dict())
+    x = tr.tensor(np.random.default_rng(3).standard_normal((T, B, I)))
+    out, _ = nn.Recurrent([cell])(x)                        # fused=True by default
+    plain_out, _ = nn.Recurrent([plain])(x)
+    assert not np.allclose(out.numpy(), plain_out.numpy())
+    steps, s = [], None
+    for t in range(T):
+        h, s = cell(x[t], s)
+        steps.append(h.numpy())
+    np.testing.assert_allclose(out.numpy(), np.stack(steps), rtol=1e-12)
+
+
+# ---- nested states --------------------------------------------------------------------------
+def test_state_helpers_round_trip_and_zero():
+    h, c, n = (tr.tensor(np.full((2, 3), v, dtype=np.float32)) for v in (1, 2, 3))
+    state = [(h, c), n, None, [h]]
+    leaves, structure = nn.flatten_state(state)
+    assert [t is u for t, u in zip(leaves, (h, c, n, h))] == [True] * 4
+    rebuilt = nn.unflatten_state(structure, leaves)
+    assert isinstance(rebuilt, list) and isinstance(rebuilt[0], tuple)
+    assert rebuilt[0][1] is c and rebuilt[2] is None and rebuilt[3][0] is h
+    assert nn.state_tensors(state) == leaves
+    assert nn.unflatten_state(*reversed(nn.flatten_state(None))) is None
+    doubled = nn.map_state(lambda t: t * 2, state)
+    assert doubled[1].numpy()[0, 0] == 6 and doubled[2] is None
+    with pytest.raises(TypeError, match="flatten_state: expected a Tensor"):
+        nn.flatten_state([{"h": h}])
+    like = tr.zeros(1, dtype="float64")
+    zero = nn.zero_state({"h": (2, 3), "A": (2, 3, 3)}, like)
+    assert [t.shape for t in zero] == [(2, 3), (2, 3, 3)]
+    assert all(str(t.dtype).endswith("float64") and not t.numpy().any() for t in zero)
+    assert nn.zero_state({"h": (2, 3)}, like).shape == (2, 3)      # one entry: the tensor
+
+
+# ---- one registry of cell names ---------------------------------------------------------------
+def test_cell_names_come_from_one_table():
+    assert nn.cell_names() == nn.CELL_NAMES == (
+        "rnn", "lstm", "gru", "rwa", "fw", "RNN-LN-FW", "RNN-LN", "CONTROL", "GRU-LN")
+    assert nn.cell_names(paper_models=False) == ("rnn", "lstm", "gru", "rwa", "fw")
+    assert nn.FAST_WEIGHTS_MODELS == nn.cell_names()[5:]
+    for name in nn.cell_names():
+        assert isinstance(nn.make_cell(name, I, H), nn.Cell), name
+    with pytest.raises(ValueError, match="make_cell: 'GRU-LN' is a GRU with layer norm; "
+                                         "layer_norm= cannot be set"):
+        nn.make_cell("GRU-LN", I, H, layer_norm=False)
+
+
+# ---- the readable path one flag away -------------------------------------------------------
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_charlm_fused_and_composed_agree(cell):
+    """CharLM(fused=False) runs the readable cells; outputs, states and every
+    gradient equal the fused kernels' (float64, 1e-10)."""
+    fused = nn.CharLM(7, hidden_size=5, num_layers=2, cell=cell, embedding_dim=4).double()
+    composed = nn.CharLM(7, hidden_size=5, num_layers=2, cell=cell, embedding_dim=4,
+                         fused=False).double()
+    composed.load_state_dict(fused.state_dict())
+    assert composed.config() == fused.config()                # a way of running, not a model
+    ids = np.random.default_rng(4).integers(0, 7, (6, 3))
+    u = np.random.default_rng(5).standard_normal((6, 3, 7))
+    results = []
+    for model in (fused, composed):
+        logits, state = model(ids)
+        (logits * tr.tensor(u)).sum().backward()
+        results.append((logits, nn.state_tensors(state),
+                        [p.grad for p in model.parameters() if p.requires_grad]))
+    (a, sa, ga), (b, sb, gb) = results
+    np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=TOL, atol=TOL)
+    for x, y in zip(sa + ga, sb + gb):
+        np.testing.assert_allclose(x.numpy(), y.numpy(), rtol=TOL, atol=TOL)
+    assert not fused.rnn.cells[0].layer_norm and composed.rnn.fused is False

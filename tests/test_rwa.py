@@ -30,6 +30,17 @@ def run(cell, xs, state=None):
     return tinyrnn.stack(outs), state
 
 
+def run_recording(cell, xs, state=None):
+    """``run`` through ``step_with_internals``, also returning the log-weights
+    a_t the cell reports at each step: (outputs, final state, [a_1 .. a_T])."""
+    outs, log_weights = [], []
+    for t in range(xs.shape[0]):
+        h, state, inside = cell.step_with_internals(xs[t], state)
+        outs.append(h)
+        log_weights.append(inside["a"])
+    return tinyrnn.stack(outs), state, log_weights
+
+
 def reference(params, xs):
     """h_t = tanh(sum_{i<=t} z_i e^{a_i} / sum_{i<=t} e^{a_i}), the definition,
     for every example, in float64. ``stable`` shifts each sum by its largest
@@ -89,12 +100,12 @@ def test_parameters_and_initialisation(backend):
 
 def test_state_shapes_and_weights_recording(backend):
     cell = RWACell(I, H)
-    cell.record_weights = True
     xs = tinyrnn.randn(T, B, I)
-    out, state = run(cell, xs)
+    out, state, log_weights = run_recording(cell, xs)
+    np.testing.assert_array_equal(out.numpy(), run(cell, xs)[0].numpy())
     assert out.shape == (T, B, H) and all(t.shape == (B, H) for t in state)
-    assert len(cell.log_weights) == T and cell.log_weights[0].shape == (B, H)
-    a = np.stack([w.numpy() for w in cell.log_weights])
+    assert len(log_weights) == T and log_weights[0].shape == (B, H)
+    a = np.stack([w.numpy() for w in log_weights])
     n, d, m, _ = (t.numpy() for t in state)
     np.testing.assert_allclose(m, a.max(axis=0), rtol=1e-6)     # running max of a
     assert np.all(d >= 1 - 1e-6)                                # the max term adds e^0
@@ -149,20 +160,20 @@ def test_finite_over_10000_steps(backend):
     """10,000 steps whose log-weights drift upwards past 88, where e^a overflows
     float32: the running max moves again and again and nothing becomes inf/NaN."""
     cell = randomise(RWACell(2, 3), scale=2.0, seed=8)
-    cell.record_weights = True
     rng = np.random.default_rng(9)
     xs = rng.standard_normal((10_000, 2, 2))
     xs[:, :, 0] += np.linspace(-60, 60, 10_000)[:, None]          # a ramp in the input
     xs = tinyrnn.tensor(xs.astype(np.float32))
-    state = None
+    state, log_weights = None, []
     with tinyrnn.no_grad():
         for t in range(xs.shape[0]):
-            h, state = cell(xs[t], state)
+            h, state, inside = cell.step_with_internals(xs[t], state)
+            log_weights.append(inside["a"])
     n, d, m, h = (s.numpy() for s in state)
     for part in (n, d, m, h):
         assert np.isfinite(part).all()
     assert np.all(d >= 1 - 1e-3) and np.all(np.abs(h) <= 1)
-    a = np.stack([w.numpy() for w in cell.log_weights[::50]])
+    a = np.stack([w.numpy() for w in log_weights[::50]])
     assert np.abs(a).max() > 88                  # the naive sums would have overflowed
 
 
@@ -170,10 +181,9 @@ def test_large_preactivations(backend):
     """Weights x 100 make a_t reach the thousands: exp(a) overflows float32 (and
     float64) in the naive sums, the running-max form does not."""
     cell = randomise(RWACell(I, H), scale=100.0, seed=10)
-    cell.record_weights = True
     xs = np.random.default_rng(11).standard_normal((20, B, I)).astype(np.float32)
-    out, state = run(cell, tinyrnn.tensor(xs))
-    a = np.stack([w.numpy() for w in cell.log_weights])
+    out, state, log_weights = run_recording(cell, tinyrnn.tensor(xs))
+    a = np.stack([w.numpy() for w in log_weights])
     assert np.abs(a).max() > 200                  # e^200 overflows float32 (max ~e^88)
     assert np.isfinite(out.numpy()).all()
     assert all(np.isfinite(s.numpy()).all() for s in state)
@@ -209,7 +219,8 @@ def test_chunked_equals_one_long_run(backend):
 def test_bad_input(backend):
     cell = RWACell(I, H)
     with pytest.raises(ValueError,
-                       match=r"RWACell: input of shape \(2, 5\); expected \(batch, 3\)"):
+                       match=r"RWACell: input of shape \(2, 5\); expected \(batch, input_size\) "
+                             r"= \(batch, 3\)"):
         cell(tinyrnn.zeros(2, 5))
     with pytest.raises(ValueError, match="RWACell: input of shape"):
         cell(tinyrnn.zeros(4, 2, 3))                     # a sequence is not a step
@@ -245,7 +256,7 @@ def test_layer_matches_its_cells_and_returns_weights(backend):
     assert [w.shape for w in weights] == [(T, B, H)] * 2
     for w, state in zip(weights, states):                  # the final m is the max of a
         np.testing.assert_allclose(w.numpy().max(axis=0), state[2].numpy(), rtol=1e-6)
-    assert not layer.cells[0].record_weights and layer.cells[0].log_weights == []
+    assert not any(w.requires_grad for w in weights)       # detached, as documented
     out2, states2 = layer(xs)                              # the default: no weights
     np.testing.assert_array_equal(out2.numpy(), out.numpy())
 

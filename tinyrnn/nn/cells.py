@@ -1,14 +1,16 @@
 """Recurrent cells: one time step of a vanilla RNN, an LSTM and a GRU.
 
-Every cell is a :class:`~tinyrnn.nn.Module` with the same small contract::
+Every cell keeps the contract of :class:`~tinyrnn.nn.cell_base.Cell`::
 
     h, state = cell(x, state)        # x (B, I) -> h (B, H); state=None starts fresh
     state = cell.initial_state(B)    # zeros
+    h, state, inside = cell.step_with_internals(x, state)    # + the gates
 
 The cells are *composed* from engine ops (matmul, sigmoid, tanh, split ...),
 so their backward comes for free and every line reads like the equations.
 The recurrent layers (:mod:`tinyrnn.nn.recurrent`) run them step by step, or
-replace a whole sequence of them by one fused op with a hand-written backward.
+replace a whole sequence of them by one fused op with a hand-written backward
+(``fused_sequence``, :mod:`tinyrnn.ops.fused`).
 
 Parameters use **PyTorch's names, shapes, gate order and initialisation**::
 
@@ -33,30 +35,27 @@ import math
 
 from .. import ops
 from ..autograd import no_grad
+from ..ops import fused
 from ..tensor import Tensor
 from . import init
+from .cell_base import Cell
 from .checks import check_like
 from .layers import empty_parameter
-from .module import Module
 
 __all__ = ["RNNCell", "LSTMCell", "GRUCell"]
 
 
-class _Cell(Module):
-    """What the three cells share: PyTorch-style weights and argument checks.
+class _PyTorchCell(Cell):
+    """What the three cells share: PyTorch-style weights and the fused path.
 
-    Subclasses set ``gates`` (G) and write ``forward``.
+    Subclasses set ``gates`` (G) and write ``step``.
     """
 
     gates = 1
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  layer_norm: bool = False, backend=None):
-        name = type(self).__name__
-        for arg, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"{name}: {arg} must be a positive int; got {value!r}")
-        self.input_size, self.hidden_size = input_size, hidden_size
+        super().__init__(input_size, hidden_size)
         self.layer_norm = bool(layer_norm)
         GH, k = self.gates * hidden_size, 1.0 / math.sqrt(hidden_size)
         self.weight_ih = init.uniform_(empty_parameter(GH, input_size, backend=backend), -k, k)
@@ -69,49 +68,9 @@ class _Cell(Module):
             self.ln_weight = init.ones_(empty_parameter(GH, backend=backend))
             self.ln_bias = empty_parameter(GH, backend=backend)
 
-    # ---- state ----------------------------------------------------------------
-    def _zeros(self, batch_size: int) -> Tensor:
-        w = self.weight_hh
-        data = w.backend.xp.zeros((batch_size, self.hidden_size), dtype=w.dtype,
-                                  device=w.backend.device)
-        return Tensor._make(data, w.backend, False)
-
-    def initial_state(self, batch_size: int):
-        """The state at t = 0: zeros (B, H)."""
-        return self._zeros(batch_size)
-
-    # ---- argument checks ----------------------------------------------------------
-    def _check_input(self, x) -> None:
-        name = type(self).__name__
-        if not isinstance(x, Tensor):
-            raise TypeError(f"{name}: input must be a Tensor of shape (batch, "
-                            f"{self.input_size}); got {type(x).__name__}")
-        if x.ndim != 2 or x.shape[1] != self.input_size:
-            raise ValueError(f"{name}: input of shape {x.shape}; expected (batch, "
-                             f"input_size) = (B, {self.input_size})")
-        check_like(name, "input", x, self.weight_ih)
-
-    def _check_hidden(self, t, what: str, batch_size: int) -> None:
-        name = type(self).__name__
-        expected = (batch_size, self.hidden_size)
-        if not isinstance(t, Tensor):
-            raise TypeError(f"{name}: state {what} must be a Tensor of shape {expected}; "
-                            f"got {type(t).__name__}")
-        if t.shape != expected:
-            raise ValueError(f"{name}: state {what} has shape {t.shape}; expected "
-                             f"(batch, hidden_size) = {expected}")
-        check_like(name, f"state {what}", t, self.weight_hh)
-
-    def _check_pair(self, state, batch_size: int):
-        """An LSTM-style state: a tuple (h, c) of (B, H) tensors."""
-        if not isinstance(state, (tuple, list)) or len(state) != 2:
-            raise TypeError(f"{type(self).__name__}: state must be a tuple (h, c); got "
-                            f"{type(state).__name__}"
-                            + (f" of length {len(state)}" if isinstance(state, (tuple, list))
-                               else ""))
-        self._check_hidden(state[0], "h", batch_size)
-        self._check_hidden(state[1], "c", batch_size)
-        return tuple(state)
+    def state_shapes(self, batch_size: int) -> dict:
+        """The state is h (B, H) (the LSTM adds c)."""
+        return {"h": (batch_size, self.hidden_size)}
 
     # ---- building blocks ------------------------------------------------------------
     def _affine(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
@@ -127,14 +86,30 @@ class _Cell(Module):
         lo, hi = first * H, (first + count) * H
         return normed * self.ln_weight[lo:hi] + self.ln_bias[lo:hi]
 
+    # ---- the fused path ---------------------------------------------------------------
+    def _fused_start(self, x: Tensor, state, own_class):
+        """The checked initial state when a fused kernel computes exactly this
+        cell's step, else None: not with layer norm, and not for a subclass that
+        rewrote the step (the kernel would silently compute the parent's)."""
+        mine = type(self)
+        if self.layer_norm or mine.step is not own_class.step or \
+                getattr(mine, "gate_values", None) is not getattr(own_class, "gate_values", None):
+            return None
+        check_like(mine.__name__, "input", x, self.weight_ih)
+        B = x.shape[1]
+        return self.check_state(self.initial_state(B) if state is None else state, B)
+
+    def _weights(self) -> tuple:
+        return self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
+
     def extra_repr(self) -> str:
-        s = f"{self.input_size}, {self.hidden_size}"
+        s = super().extra_repr()
         if self.bias_ih is None:
             s += ", bias=False"
         return s + (", layer_norm=True" if self.layer_norm else "")
 
 
-class RNNCell(_Cell):
+class RNNCell(_PyTorchCell):
     """The vanilla (Elman) RNN cell.
 
     h' = f(W_ih x + b_ih + W_hh h + b_hh),   f = tanh or relu
@@ -166,24 +141,28 @@ class RNNCell(_Cell):
         super().__init__(input_size, hidden_size, bias, layer_norm, backend)
         self.nonlinearity = nonlinearity
 
-    def forward(self, x: Tensor, state: Tensor | None = None):
-        """One step: x (B, I), state h (B, H) or None -> (h', h')."""
-        self._check_input(x)
-        h = self.initial_state(x.shape[0]) if state is None else state
-        self._check_hidden(h, "h", x.shape[0])
+    def step(self, x: Tensor, h: Tensor) -> tuple:
+        """One step: x (B, I), h (B, H) -> (h', h', {}): the state is h' itself."""
         a = self._affine(x, self.weight_ih, self.bias_ih) \
             + self._affine(h, self.weight_hh, self.bias_hh)
         if self.layer_norm:
             a = self._norm_gates(a, 0, 1)
         h = ops.tanh(a) if self.nonlinearity == "tanh" else ops.relu(a)
-        return h, h
+        return h, h, {}
+
+    def fused_sequence(self, x: Tensor, state):
+        """All T steps of x (T, B, I) as one :func:`~tinyrnn.ops.fused.rnn_sequence`."""
+        h0 = self._fused_start(x, state, RNNCell)
+        if h0 is None:
+            return None
+        return fused.rnn_sequence(x, h0, *self._weights(), nonlinearity=self.nonlinearity)
 
     def extra_repr(self) -> str:
         s = super().extra_repr()
         return s + (", nonlinearity='relu'" if self.nonlinearity == "relu" else "")
 
 
-class LSTMCell(_Cell):
+class LSTMCell(_PyTorchCell):
     """The long short-term memory cell (Hochreiter & Schmidhuber 1997, with the
     forget gate of Gers et al. 2000), in PyTorch's layout.
 
@@ -229,25 +208,31 @@ class LSTMCell(_Cell):
             self.ln_cell_weight = init.ones_(empty_parameter(hidden_size, backend=backend))
             self.ln_cell_bias = empty_parameter(hidden_size, backend=backend)
 
-    def initial_state(self, batch_size: int):
-        """(h, c), both zeros (B, H)."""
-        return self._zeros(batch_size), self._zeros(batch_size)
+    def state_shapes(self, batch_size: int) -> dict:
+        """The state is (h, c), both (B, H)."""
+        return {"h": (batch_size, self.hidden_size), "c": (batch_size, self.hidden_size)}
 
-    def forward(self, x: Tensor, state=None):
-        """One step: x (B, I), state (h, c) or None -> (h', (h', c'))."""
-        self._check_input(x)
-        h, c = self._check_pair(self.initial_state(x.shape[0]) if state is None else state,
-                                x.shape[0])
+    def step(self, x: Tensor, state: tuple) -> tuple:
+        """One step: x (B, I), state (h, c) -> (h', (h', c'), {i, f, o, c'})."""
+        h, c = state
         i, f, g, o = self.gate_values(x, h)
         c = f * c + i * g
         c_out = ops.layer_norm(c, self.ln_cell_weight, self.ln_cell_bias) \
             if self.layer_norm else c
         h = o * ops.tanh(c_out)
-        return h, (h, c)
+        return h, (h, c), {"i": i, "f": f, "o": o, "c": c}
+
+    def fused_sequence(self, x: Tensor, state):
+        """All T steps of x (T, B, I) as one :func:`~tinyrnn.ops.fused.lstm_sequence`."""
+        start = self._fused_start(x, state, LSTMCell)
+        if start is None:
+            return None
+        out, h, c = fused.lstm_sequence(x, *start, *self._weights())
+        return out, (h, c)
 
     def gate_values(self, x: Tensor, h: Tensor) -> tuple:
-        """The gate activations ``forward`` uses: x (B, I), h (B, H) -> (i, f, g, o),
-        each (B, H). Public so that one can look at them (:func:`tinyrnn.viz.trace`)."""
+        """The gate activations of one step: x (B, I), h (B, H) -> (i, f, g, o),
+        each (B, H). ``step`` builds on it."""
         a = self._affine(x, self.weight_ih, self.bias_ih) \
             + self._affine(h, self.weight_hh, self.bias_hh)
         if self.layer_norm:
@@ -260,7 +245,7 @@ class LSTMCell(_Cell):
         return s + (f", forget_bias={self.forget_bias}" if self.forget_bias is not None else "")
 
 
-class GRUCell(_Cell):
+class GRUCell(_PyTorchCell):
     """The gated recurrent unit, PyTorch's ("reset after", cuDNN) variant.
 
     Pre-activations stacked in the order **r, z, n**::
@@ -286,18 +271,22 @@ class GRUCell(_Cell):
 
     gates = 3
 
-    def forward(self, x: Tensor, state: Tensor | None = None):
-        """One step: x (B, I), state h (B, H) or None -> (h', h')."""
-        self._check_input(x)
-        h = self.initial_state(x.shape[0]) if state is None else state
-        self._check_hidden(h, "h", x.shape[0])
+    def step(self, x: Tensor, h: Tensor) -> tuple:
+        """One step: x (B, I), h (B, H) -> (h', h', {r, z}): the state is h' itself."""
         r, z, n = self.gate_values(x, h)
         h = n + z * (h - n)                                     # = (1 - z) * n + z * h
-        return h, h
+        return h, h, {"r": r, "z": z}
+
+    def fused_sequence(self, x: Tensor, state):
+        """All T steps of x (T, B, I) as one :func:`~tinyrnn.ops.fused.gru_sequence`."""
+        h0 = self._fused_start(x, state, GRUCell)
+        if h0 is None:
+            return None
+        return fused.gru_sequence(x, h0, *self._weights())
 
     def gate_values(self, x: Tensor, h: Tensor) -> tuple:
-        """The gate activations ``forward`` uses: x (B, I), h (B, H) -> (r, z, n),
-        each (B, H). Public so that one can look at them (:func:`tinyrnn.viz.trace`)."""
+        """The gate activations of one step: x (B, I), h (B, H) -> (r, z, n),
+        each (B, H). ``step`` builds on it."""
         H = self.hidden_size
         gi = self._affine(x, self.weight_ih, self.bias_ih)      # (B, 3H): [x_r | x_z | x_n]
         gh = self._affine(h, self.weight_hh, self.bias_hh)      # (B, 3H): [h_r | h_z | h_n]

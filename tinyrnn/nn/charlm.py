@@ -13,9 +13,12 @@ from __future__ import annotations
 from .. import ops
 from ..tensor import Tensor
 from . import init
+from .checks import check_dropout, check_positive_int
 from .layers import Embedding, Linear
 from .module import Module
-from .recurrent import Recurrent, detach_state, make_cell
+from .recurrent import Recurrent
+from .registry import make_cell
+from .state import detach_state
 
 __all__ = ["CharLM"]
 
@@ -33,6 +36,11 @@ class CharLM(Module):
     dropout : dropout between the recurrent layers and before the decoder
         (char-rnn's places), active in training mode only.
     embedding_dim : E; None means one-hot inputs (E = V, a fixed identity table).
+    fused : run plain RNN / LSTM / GRU layers through their fused sequence
+        kernels (fast; the default); False runs the readable cells step by step
+        (:class:`~tinyrnn.nn.LSTMCell` ...), e.g. to follow the computation
+        line by line. Both give the same numbers and take the same weights, so
+        this is a way of running, not part of :meth:`config`.
     backend : where the parameters live (the default backend when None).
     **cell_options : passed to every cell (e.g. ``forget_bias=1.0`` for LSTM,
         ``nonlinearity="relu"``, ``layer_norm=True``); must be JSON-able so that
@@ -45,17 +53,13 @@ class CharLM(Module):
 
     def __init__(self, vocab_size: int, hidden_size: int = 128, num_layers: int = 2,
                  cell: str = "lstm", dropout: float = 0.0, embedding_dim: int | None = None,
-                 backend=None, **cell_options):
+                 fused: bool = True, backend=None, **cell_options):
         for name, value in (("vocab_size", vocab_size), ("hidden_size", hidden_size),
                             ("num_layers", num_layers)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"CharLM: {name} must be a positive int; got {value!r}")
-        if embedding_dim is not None and (not isinstance(embedding_dim, int)
-                                          or embedding_dim < 1):
-            raise ValueError(f"CharLM: embedding_dim must be a positive int or None; "
-                             f"got {embedding_dim!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"CharLM: dropout must be in [0, 1); got {dropout}")
+            check_positive_int("CharLM", name, value)
+        if embedding_dim is not None:
+            check_positive_int("CharLM", "embedding_dim", embedding_dim)
+        check_dropout("CharLM", dropout)
         self.vocab_size, self.hidden_size, self.num_layers = vocab_size, hidden_size, num_layers
         self.cell, self.dropout, self.embedding_dim = cell, float(dropout), embedding_dim
         self.cell_options = dict(cell_options)
@@ -66,7 +70,7 @@ class CharLM(Module):
             self.embedding.weight.requires_grad_(False)
         cells = [make_cell(cell, E if k == 0 else hidden_size, hidden_size, backend=backend,
                            **cell_options) for k in range(num_layers)]
-        self.rnn = Recurrent(cells, dropout=dropout)
+        self.rnn = Recurrent(cells, dropout=dropout, fused=fused)
         self.decoder = Linear(hidden_size, vocab_size, backend=backend)
 
     def initial_state(self, batch_size: int) -> list:

@@ -32,17 +32,16 @@ import numbers
 from .. import ops
 from ..tensor import Tensor
 from . import init
-from .checks import check_input, check_like, check_sizes, describe
+from .cell_base import Cell
 from .layers import empty_parameter
-from .module import Module
-from .recurrent import Recurrent
+from .recurrent import Stack
 
-__all__ = ["FastWeightsCell", "FastWeights", "fast_weights_model_cell", "FAST_WEIGHTS_MODELS"]
+__all__ = ["FastWeightsCell", "FastWeights"]
 
 _NONLINEARITIES = {"relu": ops.relu, "tanh": ops.tanh}
 
 
-class FastWeightsCell(Module):
+class FastWeightsCell(Cell):
     """One step of a fast-weights RNN (Ba et al. 2016).
 
     Parameters
@@ -83,9 +82,8 @@ class FastWeightsCell(Module):
                  eta: float = 0.5, inner_steps: int = 1, layer_norm: bool = True,
                  nonlinearity: str = "relu", fast_weights: bool = True, bias: bool = True,
                  backend=None):
-        check_sizes("FastWeightsCell", input_size, hidden_size)
+        super().__init__(input_size, hidden_size)
         _check_options(lam, eta, inner_steps, nonlinearity)
-        self.input_size, self.hidden_size = input_size, hidden_size
         self.lam, self.eta, self.inner_steps = float(lam), float(eta), inner_steps
         self.layer_norm, self.nonlinearity = bool(layer_norm), nonlinearity
         self.fast_weights = bool(fast_weights)
@@ -98,21 +96,17 @@ class FastWeightsCell(Module):
             self.ln_gain = init.ones_(empty_parameter(H, backend=backend))
             self.ln_bias = empty_parameter(H, backend=backend)
 
-    def initial_state(self, batch_size: int):
-        """h = 0 (B, H) and A = 0 (B, H, H); just h when ``fast_weights`` is off."""
-        p, H = self.weight_hh, self.hidden_size
-        h = Tensor._make(p.backend.zeros((batch_size, H), p.dtype), p.backend, False)
-        if not self.fast_weights:
-            return h
-        A = Tensor._make(p.backend.zeros((batch_size, H, H), p.dtype), p.backend, False)
-        return h, A
+    def state_shapes(self, batch_size: int) -> dict:
+        """h (B, H) and A (B, H, H); just h when ``fast_weights`` is off."""
+        B, H = batch_size, self.hidden_size
+        return {"h": (B, H), "A": (B, H, H)} if self.fast_weights else {"h": (B, H)}
 
-    def forward(self, x: Tensor, state=None) -> tuple:
-        """One step: x (B, I), state (h(t), A(t)) -> (h(t+1), (h(t+1), A(t+1)))."""
-        check_input("FastWeightsCell", x, self.input_size, self.weight_ih)
+    def step(self, x: Tensor, state) -> tuple:
+        """One step: x (B, I), state (h(t), A(t)) -> (h(t+1), (h(t+1), A(t+1)), {}).
+
+        Without the fast memory the state is h alone."""
         B, H = x.shape[0], self.hidden_size
-        state = self.initial_state(B) if state is None else state
-        h, A = self._check_state(state, B)
+        h, A = state if self.fast_weights else (state, None)
         f = _NONLINEARITIES[self.nonlinearity]
 
         slow = ops.matmul(h, self.weight_hh.T) + ops.matmul(x, self.weight_ih.T)
@@ -120,7 +114,7 @@ class FastWeightsCell(Module):
             slow = slow + self.bias                                    # W h + C x + b
         if not self.fast_weights:
             h_new = f(self._norm(slow))
-            return h_new, h_new
+            return h_new, h_new, {}
 
         hs = f(slow)                                                   # h_0(t+1)
         for _ in range(self.inner_steps):
@@ -130,34 +124,13 @@ class FastWeightsCell(Module):
         h_new = hs
         outer = ops.matmul(ops.reshape(h_new, (B, H, 1)), ops.reshape(h_new, (B, 1, H)))
         A_new = A * self.lam + outer * self.eta                      # per example (B, H, H)
-        return h_new, (h_new, A_new)
+        return h_new, (h_new, A_new), {}
 
     def _norm(self, z: Tensor) -> Tensor:
         """LN over the hidden units of each example (the last axis), if enabled."""
         if not self.layer_norm:
             return z
         return ops.layer_norm(z, self.ln_gain, self.ln_bias)
-
-    def _check_state(self, state, batch: int) -> tuple:
-        H = self.hidden_size
-        if not self.fast_weights:
-            if not isinstance(state, Tensor) or state.shape != (batch, H):
-                raise ValueError(f"FastWeightsCell (fast_weights=False): state must be h of "
-                                 f"shape ({batch}, {H}); got {describe(state)}")
-            check_like("FastWeightsCell", "state h", state, self.weight_hh)
-            return state, None
-        if not isinstance(state, (tuple, list)) or len(state) != 2:
-            raise ValueError(f"FastWeightsCell: state must be a tuple (h, A) with h of shape "
-                             f"({batch}, {H}) and A of shape ({batch}, {H}, {H}); "
-                             f"got {describe(state)}")
-        h, A = state
-        for name, t, shape in (("h", h, (batch, H)), ("A", A, (batch, H, H))):
-            if not isinstance(t, Tensor) or t.shape != shape:
-                raise ValueError(f"FastWeightsCell: state {name} has {describe(t)}; "
-                                 f"expected shape {shape} (batch of the input, hidden_size"
-                                 f"{', one H x H memory per example' if name == 'A' else ''})")
-            check_like("FastWeightsCell", f"state {name}", t, self.weight_hh)
-        return h, A
 
     def extra_repr(self) -> str:
         return (f"{self.input_size}, {self.hidden_size}, lam={self.lam}, eta={self.eta}, "
@@ -183,7 +156,7 @@ def _check_options(lam, eta, inner_steps, nonlinearity) -> None:
                          f"expected one of {sorted(_NONLINEARITIES)}")
 
 
-class FastWeights(Recurrent):
+class FastWeights(Stack):
     """A stack of ``num_layers`` fast-weights cells run over a whole sequence.
 
     ``FastWeights(input_size, hidden_size, num_layers=1, *, batch_first=False,
@@ -195,47 +168,4 @@ class FastWeights(Recurrent):
     ``ln_gain_l<k>``, ``ln_bias_l<k>``.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
-                 batch_first: bool = False, dropout: float = 0.0, backend=None,
-                 **cell_options):
-        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f"FastWeights: num_layers must be a positive integer; "
-                             f"got {num_layers!r}")
-        cells = [FastWeightsCell(input_size if k == 0 else hidden_size, hidden_size,
-                                 backend=backend, **cell_options)
-                 for k in range(num_layers)]
-        super().__init__(cells, dropout=dropout, batch_first=batch_first)
-
-
-# ---- the paper's four models, by name --------------------------------------------
-FAST_WEIGHTS_MODELS = ("RNN-LN-FW", "RNN-LN", "CONTROL", "GRU-LN")
-
-
-def fast_weights_model_cell(name: str, input_size: int, hidden_size: int, **options) -> Module:
-    """A cell for one of the models the fast-weights paper compares (case-insensitive).
-
-    "RNN-LN-FW"  FastWeightsCell: ReLU, layer norm, fast memory (lam 0.95, eta 0.5, S 1).
-    "RNN-LN"     the same cell without the memory: h' = ReLU(LN[W h + C x + b]),
-                 W = 0.05 I, so the comparison isolates the fast weights.
-    "CONTROL"    a plain RNN: ``RNNCell`` (tanh unless ``nonlinearity=`` says otherwise).
-    "GRU-LN"     ``GRUCell(layer_norm=True)``.
-
-    ``options`` go to the cell's constructor (e.g. lam=0.9, inner_steps=2).
-    """
-    key = name.upper() if isinstance(name, str) else name
-    if key == "RNN-LN-FW":
-        return FastWeightsCell(input_size, hidden_size, **options)
-    if key == "RNN-LN":
-        if "fast_weights" in options:
-            raise ValueError("fast_weights_model_cell: 'RNN-LN' is the model without the fast "
-                             "memory; fast_weights= cannot be set (use 'RNN-LN-FW' for it)")
-        options = {"layer_norm": True, **options}
-        return FastWeightsCell(input_size, hidden_size, fast_weights=False, **options)
-    if key == "CONTROL":
-        from .cells import RNNCell
-        return RNNCell(input_size, hidden_size, **options)
-    if key == "GRU-LN":
-        from .cells import GRUCell
-        return GRUCell(input_size, hidden_size, layer_norm=True, **options)
-    raise ValueError(f"fast_weights_model_cell: unknown model {name!r}; expected one of "
-                     f"{', '.join(FAST_WEIGHTS_MODELS)}")
+    cell_class = FastWeightsCell

@@ -35,10 +35,9 @@ import math
 from .. import ops
 from ..tensor import Tensor
 from . import init
-from .checks import check_input, check_like, check_sizes, describe
+from .cell_base import Cell
 from .layers import empty_parameter
-from .module import Module
-from .recurrent import Recurrent
+from .recurrent import Stack
 
 __all__ = ["RWACell", "RWA", "M_START"]
 
@@ -52,7 +51,7 @@ __all__ = ["RWACell", "RWA", "M_START"]
 M_START = -1e38
 
 
-class RWACell(Module):
+class RWACell(Cell):
     """One step of a Recurrent Weighted Average (Ostmeyer & Cowell 2017).
 
     Parameters
@@ -77,15 +76,13 @@ class RWACell(Module):
     detached, so gradients are exact for h and anything computed from it but
     not for n or d used on their own.
 
-    To look at what the cell attends to, set ``record_weights = True``: each
-    step then appends its log-weights a_t (B, H), detached, to the list
-    ``log_weights`` (clear it yourself between sequences). The normalised
-    weight of step i at time t is exp(a_i - m_t) / d_t.
+    To look at what the cell attends to, ``step_with_internals`` reports the
+    log-weights a_t (B, H) as ``"a"`` (and ``RWA(...)(x, return_weights=True)``
+    all of them). The normalised weight of step i at time t is exp(a_i - m_t) / d_t.
     """
 
     def __init__(self, input_size: int, hidden_size: int, backend=None):
-        check_sizes("RWACell", input_size, hidden_size)
-        self.input_size, self.hidden_size = input_size, hidden_size
+        super().__init__(input_size, hidden_size)
         I, H = input_size, hidden_size
         k_u = math.sqrt(6.0 / (I + H))
         k_ga = math.sqrt(6.0 / (I + 2 * H))
@@ -95,8 +92,10 @@ class RWACell(Module):
         self.bias_g = empty_parameter(H, backend=backend)
         self.weight_a = init.uniform_(empty_parameter(H, I + H, backend=backend), -k_ga, k_ga)
         self.s = init.normal_(empty_parameter(H, backend=backend))
-        self.record_weights = False
-        self.log_weights: list[Tensor] = []
+
+    def state_shapes(self, batch_size: int) -> dict:
+        """The state is (n, d, m, h), each (B, H)."""
+        return {name: (batch_size, self.hidden_size) for name in ("n", "d", "m", "h")}
 
     def initial_state(self, batch_size: int) -> tuple:
         """(n, d, m, h) before the first step: n = d = 0, m = M_START, h = tanh(s).
@@ -104,18 +103,14 @@ class RWACell(Module):
         h_0 depends on the learned s, so it carries a gradient back to s.
         """
         B, H, p = batch_size, self.hidden_size, self.s
-        zeros = Tensor._make(p.backend.zeros((B, H), p.dtype), p.backend, False)
-        m = Tensor._make(p.backend.full((B, H), M_START, p.dtype), p.backend, False)
+        zeros = Tensor.from_array(p.backend.zeros((B, H), p.dtype), p.backend)
+        m = Tensor.from_array(p.backend.full((B, H), M_START, p.dtype), p.backend)
         h = ops.broadcast_to(ops.tanh(p), (B, H))
         return zeros, zeros, m, h
 
-    def forward(self, x: Tensor, state=None) -> tuple:
-        """One step: x (B, I), state (n, d, m, h) -> (h_t, (n_t, d_t, m_t, h_t))."""
-        check_input("RWACell", x, self.input_size, self.weight_u)
-        B = x.shape[0]
-        state = self.initial_state(B) if state is None else state
-        n, d, m, h = _check_state(state, B, self.hidden_size, self.weight_u)
-
+    def step(self, x: Tensor, state: tuple) -> tuple:
+        """One step: x (B, I), state (n, d, m, h) -> (h_t, (n_t, d_t, m_t, h_t), {"a": a_t})."""
+        n, d, m, h = state
         xh = ops.concat([x, h], axis=1)                          # (B, I + H)
         u = ops.matmul(x, self.weight_u.T) + self.bias_u
         g = ops.matmul(xh, self.weight_g.T) + self.bias_g
@@ -132,15 +127,10 @@ class RWACell(Module):
         n_new = n * rescale + z * w
         d_new = d * rescale + w
         h_new = ops.tanh(n_new / d_new)
-        if self.record_weights:
-            self.log_weights.append(a.detach())
-        return h_new, (n_new, d_new, m_new, h_new)
-
-    def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}"
+        return h_new, (n_new, d_new, m_new, h_new), {"a": a}
 
 
-class RWA(Recurrent):
+class RWA(Stack):
     """A stack of ``num_layers`` RWA cells run over a whole sequence.
 
     ``RWA(input_size, hidden_size, num_layers=1, *, batch_first=False,
@@ -155,38 +145,10 @@ class RWA(Recurrent):
     ``batch_first``), detached, for plotting what the network attends to.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
-                 batch_first: bool = False, dropout: float = 0.0, backend=None):
-        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f"RWA: num_layers must be a positive integer; got {num_layers!r}")
-        cells = [RWACell(input_size if k == 0 else hidden_size, hidden_size, backend=backend)
-                 for k in range(num_layers)]
-        super().__init__(cells, dropout=dropout, batch_first=batch_first)
+    cell_class = RWACell
 
     def forward(self, x: Tensor, state=None, return_weights: bool = False):
         if not return_weights:
             return super().forward(x, state)
-        for cell in self.cells:
-            cell.record_weights, cell.log_weights = True, []
-        try:
-            out, states = super().forward(x, state)
-            weights = [ops.stack(cell.log_weights, axis=1 if self.batch_first else 0)
-                       for cell in self.cells]
-        finally:
-            for cell in self.cells:
-                cell.record_weights, cell.log_weights = False, []
-        return out, states, weights
-
-
-# ---- argument checks ------------------------------------------------------------
-def _check_state(state, batch: int, hidden: int, param: Tensor) -> tuple:
-    names = ("n", "d", "m", "h")
-    if not isinstance(state, (tuple, list)) or len(state) != 4:
-        raise ValueError(f"RWACell: state must be a tuple (n, d, m, h) of 4 tensors of "
-                         f"shape ({batch}, {hidden}); got {describe(state)}")
-    for name, t in zip(names, state):
-        if not isinstance(t, Tensor) or t.shape != (batch, hidden):
-            raise ValueError(f"RWACell: state {name} has {describe(t)}; expected shape "
-                             f"({batch}, {hidden}) = (batch of the input, hidden_size)")
-        check_like("RWACell", f"state {name}", t, param)
-    return tuple(state)
+        out, states, internals = self.forward_with_internals(x, state)
+        return out, states, [layer["a"].detach() for layer in internals]
