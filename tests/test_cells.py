@@ -384,7 +384,8 @@ def test_every_cell_words_a_mistake_alike(cls):
                                          rf"\(batch, input_size\) = \(batch, {I}\)"):
         cell(tr.randn(2, 5))
     with pytest.raises(TypeError, match=rf"^{name}: input must be a Tensor of shape "
-                                        rf"\(batch, {I}\); got ndarray$"):
+                                        rf"\(batch, input_size\) = \(batch, {I}\); "
+                                        r"got ndarray$"):
         cell(np.zeros((2, I), dtype=np.float32))
     good = cell.initial_state(2)
     names = list(cell.state_shapes(2))

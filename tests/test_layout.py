@@ -11,19 +11,28 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "tinyrnn"
 
 
-def imported_modules(path: Path) -> set[str]:
-    """Absolute names of everything a file imports (relative imports resolved)."""
+def imports_of(path: Path):
+    """(module, names) for every import in a file, relative imports resolved:
+    ``from .tensor import Tensor`` in tinyrnn/nn/x.py gives ("tinyrnn.tensor",
+    ["Tensor"]); ``import numpy`` gives ("numpy", [])."""
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
-    package = parts[:-1] if parts[-1] != "__init__" else parts[:-1]
-    names = set()
+    package = parts[:-1]
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
+            for alias in node.names:
+                yield alias.name, []
         elif isinstance(node, ast.ImportFrom):
             base = list(package[:len(package) - node.level + 1]) if node.level else []
-            module = ".".join(base + ([node.module] if node.module else []))
-            names.add(module)
-            names.update(f"{module}.{alias.name}" for alias in node.names)
+            yield ".".join(base + ([node.module] if node.module else [])), \
+                [alias.name for alias in node.names]
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Absolute names of everything a file imports (relative imports resolved)."""
+    names = set()
+    for module, members in imports_of(path):
+        names.add(module)
+        names.update(f"{module}.{member}" for member in members)
     return names
 
 
@@ -44,18 +53,10 @@ def import_graph() -> dict[str, set[str]]:
     modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
     graph = {}
     for name, path in modules.items():
-        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
-        package = parts[:-1]
         targets = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                targets.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                base = list(package[:len(package) - node.level + 1]) if node.level else []
-                source = ".".join(base + ([node.module] if node.module else []))
-                for alias in node.names:
-                    sub = f"{source}.{alias.name}"
-                    targets.add(sub if sub in modules else source)
+        for module, members in imports_of(path):
+            subs = [f"{module}.{m}" for m in members]
+            targets.update(sub if sub in modules else module for sub in subs or [module])
         graph[name] = {t for t in targets if t in modules} - {name}
     return graph
 

@@ -53,12 +53,8 @@ def check_like(owner: str, what: str, t: Tensor, like: Tensor) -> None:
 
 def check_input(owner: str, x, input_size: int, like: Tensor) -> None:
     """One time step of input for a cell: a Tensor (batch, input_size) like ``like``."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{owner}: input must be a Tensor of shape (batch, {input_size}); "
-                        f"got {type(x).__name__}")
-    if x.ndim != 2 or x.shape[1] != input_size:
-        raise ValueError(f"{owner}: input of shape {x.shape}; expected (batch, input_size) "
-                         f"= (batch, {input_size}) (a cell takes one time step)")
+    _check_features(owner, x, 2, input_size, f"(batch, input_size) = (batch, {input_size})",
+                    hint=" (a cell takes one time step)")
     check_like(owner, "input", x, like)
 
 
@@ -66,15 +62,19 @@ def check_sequence(owner: str, x, input_size: int, batch_first: bool = False) ->
     """A whole sequence for a layer: a Tensor (time, batch, input_size), or
     (batch, time, input_size) with ``batch_first``, at least one step long."""
     layout = "(batch, time, input_size)" if batch_first else "(time, batch, input_size)"
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{owner}: input must be a Tensor of shape {layout}; "
-                        f"got {type(x).__name__}")
-    if x.ndim != 3 or x.shape[2] != input_size:
-        raise ValueError(f"{owner}: input of shape {x.shape}; expected {layout} with "
-                         f"input_size {input_size}")
+    _check_features(owner, x, 3, input_size, f"{layout} with input_size {input_size}")
     if 0 in x.shape[:2]:
         raise ValueError(f"{owner}: input of shape {x.shape} is empty; expected at "
                          "least one time step and one sequence")
+
+
+def _check_features(owner: str, x, ndim: int, size: int, layout: str, hint: str = "") -> None:
+    """``x`` a Tensor of ``ndim`` axes, the last of length ``size``, as ``layout`` says."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{owner}: input must be a Tensor of shape {layout}; "
+                        f"got {type(x).__name__}")
+    if x.ndim != ndim or x.shape[-1] != size:
+        raise ValueError(f"{owner}: input of shape {x.shape}; expected {layout}{hint}")
 
 
 def check_state(owner: str, state, shapes: dict, like: Tensor):
