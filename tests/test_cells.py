@@ -330,7 +330,8 @@ def test_unknown_nonlinearity_and_bad_sizes():
     with pytest.raises(ValueError, match="RNNCell: unknown nonlinearity 'sigmoid'; "
                                          "expected 'tanh' or 'relu'"):
         nn.RNNCell(I, H, nonlinearity="sigmoid")
-    with pytest.raises(ValueError, match="LSTMCell: hidden_size must be a positive integer; got 0"):
+    with pytest.raises(ValueError,
+                       match="LSTMCell: hidden_size must be a positive integer; got 0"):
         nn.LSTMCell(I, 0)
     with pytest.raises(ValueError, match="forget_bias needs bias=True"):
         nn.LSTMCell(I, H, bias=False, forget_bias=1.0)

@@ -9,8 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-import tinyrnn as tr
-from tinyrnn import nn, viz
+from tinyrnn import viz
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

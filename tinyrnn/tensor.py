@@ -9,7 +9,6 @@ forward and backward formulas live.
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
