@@ -71,6 +71,13 @@ def test_only_the_loop_imports_the_loop(module):
     assert not any(n.endswith("loop") or ".loop." in n for n in names), (module, names)
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "tinyrnn" / "nn").glob("*.py")),
+                         ids=lambda p: p.name)
+def test_nn_never_imports_the_run_layer(path):
+    names = _imports(path)
+    assert not any("run" in n.split(".") or n.endswith("train") for n in names), names
+
+
 def test_modules_are_short():
     for path in sorted(RUN.glob("*.py")) + [ROOT / "tinyrnn" / "__main__.py"]:
         lines = len(path.read_text(encoding="utf-8").splitlines())
