@@ -138,3 +138,21 @@ def test_submodules_are_attributes_imported_on_first_use():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env(), timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_no_fused_runs_the_composed_cells_or_says_why_not(tmp_path, capsys):
+    import inspect
+    from tinyrnn.nn.charlm import CharLM
+    (tmp_path / "t.txt").write_text("hello world, hello tinyrnn\n" * 40, encoding="utf-8")
+    code = main(["train", str(tmp_path / "t.txt"), "--no-fused", "--rnn-size", "4",
+                 "--num-layers", "1", "--batch-size", "4", "--seq-length", "8",
+                 "--max-steps", "1", "--sample-length", "0",
+                 "--checkpoint-dir", str(tmp_path / "ck")])
+    err = capsys.readouterr().err
+    if "fused" in inspect.signature(CharLM).parameters:
+        assert code == 0, err
+    else:
+        assert code == 2 and err.strip().splitlines() == [
+            "python -m tinyrnn train: error: --no-fused: this tinyrnn's CharLM has no "
+            "fused= option; leave the flag out"]
+        assert not (tmp_path / "ck").exists()

@@ -83,6 +83,8 @@ OPTIONS = (
            group="model", merge="model"),
     Option("num_layers", 2, "stacked recurrent layers", int, at_least(1), metavar="L",
            group="model", merge="model"),
+    Option("no_fused", False, "run the readable cells composed from engine ops instead "
+           "of the fused per-layer kernels (same results, slower)", bool, group="model"),
     Option("dropout", 0.0, "dropout between the layers and before the output layer, 0 "
            "for none", float, in_range(0, 1), metavar="P", group="model"),
     Option("seq_length", 50, "steps of backpropagation through time per chunk", int,

@@ -24,6 +24,7 @@ on the NumPy backend. The run's folder (:mod:`tinyrnn.run.folder`) holds::
 """
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import sys
@@ -40,8 +41,8 @@ from ..nn.charlm import CharLM
 from ..nn.utils import clip_grad_norm_
 from . import store
 from .config import Start, check_config
-from .console import (Console, Diverged, GracefulInterrupt, Interrupted, TrainError,
-                      install_hint)
+from .console import (Console, Diverged, GracefulInterrupt, Interrupted, OptionError,
+                      TrainError, install_hint)
 from .corpus import prepare_data
 from .folder import RunFolder
 from .history import COLUMNS, plot_losses, write_csv
@@ -88,7 +89,7 @@ class Trainer:
         else:
             self.model = CharLM(len(self.vocab), hidden_size=cfg.rnn_size,
                                 num_layers=cfg.num_layers, cell=cfg.model,
-                                dropout=cfg.dropout)
+                                dropout=cfg.dropout, **_path_options(cfg))
         self.model.to(self.backend).train()
         self.params = self.model.parameters()
         self.optimizer = OPTIMIZERS[cfg.optimizer](self.params, lr=cfg.learning_rate)
@@ -351,6 +352,16 @@ class Trainer:
                 self.say(f"(no loss.png: plotting needs matplotlib, {install_hint('plot')}; "
                          "log.csv has the numbers)")
             self._plotted_at = (time.perf_counter(), self.step)
+
+
+def _path_options(cfg) -> dict:
+    """``fused=False`` for --no-fused, where CharLM offers the choice."""
+    if not cfg.no_fused:
+        return {}
+    if "fused" not in inspect.signature(CharLM).parameters:
+        raise OptionError("--no-fused: this tinyrnn's CharLM has no fused= option; "
+                          "leave the flag out")
+    return {"fused": False}
 
 
 def _same_folder(a: str, b: str) -> bool:
