@@ -99,7 +99,8 @@ def test_another_text_needs_finetune_from_which_starts_a_fresh_run(tmp_path, tex
     done = cli("train", other, *TINY, "--finetune-from", "ck/latest.npz", "--max-steps", "2",
                "--checkpoint-dir", "tuned", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "resuming" not in done.stdout
+    assert "resuming" not in done.stdout and "starting from the weights of" in done.stdout
+    assert "a 1-layer lstm of 8 units at step 4" in done.stdout
     arrays, meta = checkpoint.load(tmp_path / "tuned" / "best.npz")
     assert meta["step"] == 2 and list(arrays["history/step"]) == [1, 2]
     assert meta["data"]["path"] == str(other)

@@ -71,7 +71,7 @@ class Trainer:
         check_config(cfg)
         if isinstance(start, tuple):
             start = Start("resume", *start)
-        self.cfg, self.out, self.console = cfg, out or sys.stdout, None
+        self.cfg, self.out, self.console, self.start = cfg, out or sys.stdout, None, start
         self.backend = store.get_backend_or_error(cfg.backend)
         resuming = start is not None and start.how == "resume"
         vocab = CharVocab.from_json(start.meta["vocab"]) if start else None
@@ -192,7 +192,10 @@ class Trainer:
                  f"({self.model.num_parameters():,} parameters) on {self.data.description}: "
                  f"{len(self.vocab)} distinct chars, {self.chunks_per_epoch} steps per "
                  f"epoch, batches of {cfg.batch_size} x {cfg.seq_length}"
-                 + (f"; resuming at step {self.step}" if self.step else ""))
+                 + (f"; resuming at step {self.step}" if self.step else "")
+                 + (f"; starting from the weights of {self.start.meta['path']} "
+                    f"({store.describe(self.start.meta)})"
+                    if self.start and self.start.how == "finetune" else ""))
         started = time.perf_counter()
         self._plotted_at = (started, None)      # first redraw after PLOT_EVERY seconds
         evaluated_at, speed = None, None

@@ -35,10 +35,9 @@ from .console import TrainError
 __all__ = ["KIND", "param_arrays", "load_params", "save_model", "save_run",
            "read_checkpoint", "build_model", "load_model", "describe", "architecture",
            "optimizer_state", "hidden_state", "history", "flatten_state",
-           "unflatten_state", "get_backend_or_error"]
+           "unflatten_state", "get_backend_or_error", "TrainError"]
 
 KIND = "tinyrnn.charlm"
-RUN_KEYS = ("train", "step", "data")          # what makes a checkpoint resumable
 
 
 # ---------------------------------------------------------------------------
