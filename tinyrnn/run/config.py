@@ -78,7 +78,8 @@ OPTIONS = (
            "1000000 for the built-in corpus, all of a DATA file)", int, at_least(1),
            metavar="N", group="data"),
     Option("model", "lstm", "recurrent cell: rnn, lstm, gru, rwa (recurrent weighted "
-           "average) or fw (fast weights)", check=one_of(MODELS), choices=MODELS, group="model", merge="model"),
+           "average) or fw (fast weights)", check=one_of(MODELS), choices=MODELS,
+           group="model", merge="model"),
     Option("rnn_size", 128, "hidden units per layer", int, at_least(1), metavar="H",
            group="model", merge="model"),
     Option("num_layers", 2, "stacked recurrent layers", int, at_least(1), metavar="L",
