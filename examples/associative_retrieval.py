@@ -49,6 +49,7 @@ import numpy as np
 import tinyrnn as tr
 from tinyrnn import checkpoint, nn, optim
 from tinyrnn.tasks import associative_retrieval
+from tinyrnn.run.store import load_params, param_arrays
 
 MODELS = ("RNN-LN-FW", "RNN-LN", "CONTROL", "GRU-LN", "LSTM")
 NUM_SYMBOLS, NUM_DIGITS = 37, 10
@@ -149,8 +150,7 @@ def train_one(model: str, R: int, data: dict, args) -> dict:
     meta = {"model": model, "hidden_size": R, "K": args.K, "seed": args.seed,
             "lr": args.lr, "batch": args.batch, "clip": args.clip,
             "train_size": args.train_size, "history": history}
-    arrays = {f"param/{k}": v for k, v in net.state_dict().items()}
-    checkpoint.save(os.path.join(args.out, f"{model}_R{R}.npz"), arrays, meta)
+    checkpoint.save(os.path.join(args.out, f"{model}_R{R}.npz"), param_arrays(net), meta)
     return history
 
 
@@ -163,10 +163,14 @@ def cmd_train(args) -> None:
 
 # ---- test --------------------------------------------------------------------------
 def load_net(path: str) -> tuple[RetrievalNet, dict]:
-    arrays, meta = checkpoint.load(path)
-    net = RetrievalNet(meta["model"], meta["hidden_size"])
-    net.load_state_dict({k[len("param/"):]: v for k, v in arrays.items()
-                         if k.startswith("param/")})
+    """A trained RetrievalNet and its meta; one line (SystemExit) if the file is unusable."""
+    try:
+        arrays, meta = checkpoint.load(path)
+        net = RetrievalNet(meta["model"], meta["hidden_size"])
+        load_params(net, arrays)
+    except (checkpoint.CheckpointError, KeyError, TypeError, ValueError) as e:
+        raise SystemExit(f"associative_retrieval.py: error: {path}: not a retrieval "
+                         f"checkpoint of this script ({e})") from None
     return net, meta
 
 
@@ -247,28 +251,33 @@ SMOKE = {"models": list(MODELS), "hidden": [8], "plot_sizes": [8], "steps": 3, "
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("command", choices=("train", "test", "plot", "all"))
+    p.add_argument("command", choices=("train", "test", "plot", "all"),
+                   help="train the models, test the saved ones, plot their curves, or all")
     p.add_argument("--models", default="RNN-LN-FW,RNN-LN,CONTROL,GRU-LN,LSTM",
                    help="comma-separated models (default: all five)")
     p.add_argument("--hidden", default=None,
                    help="comma-separated sizes R: train these (default 50); plot only "
                         "these (default: every checkpoint in --out)")
     p.add_argument("--K", type=int, default=4, help="key-value pairs (4)")
-    p.add_argument("--steps", type=int, default=20000, help="training steps per model")
+    p.add_argument("--steps", type=int, default=20000, help="training steps per model (20000)")
     p.add_argument("--max-time", type=float, default=None,
-                   help="stop each model's training after this many seconds")
+                   help="stop each model's training after this many seconds (no limit)")
     p.add_argument("--batch", type=int, default=128, help="batch size (128)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (1e-3)")
     p.add_argument("--clip", type=float, default=5.0, help="global gradient-norm clip (5)")
-    p.add_argument("--train-size", type=int, default=100_000)
-    p.add_argument("--test-size", type=int, default=10_000)
+    p.add_argument("--train-size", type=int, default=100_000,
+                   help="training sequences (100,000)")
+    p.add_argument("--test-size", type=int, default=10_000,
+                   help="validation and test sequences each (10,000)")
     p.add_argument("--val-size", type=int, default=2000,
                    help="validation sequences scored at each evaluation (2000)")
-    p.add_argument("--eval-every", type=int, default=250)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="retrieval_out", help="output folder")
+    p.add_argument("--eval-every", type=int, default=250,
+                   help="validate every N steps (250)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of data and weights (0)")
+    p.add_argument("--out", default="retrieval_out",
+                   help="folder of checkpoints, tables and figures (retrieval_out)")
     p.add_argument("--smoke", action="store_true", help="a tiny run that takes seconds")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="print only the results")
     args = p.parse_args(argv)
     args.models = [m.strip().upper() for m in args.models.split(",") if m.strip()]
     for m in args.models:
@@ -293,6 +302,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.command in ("plot", "all"):
+        try:
+            import matplotlib  # noqa: F401  (checked before the training, not after)
+        except ImportError:
+            raise SystemExit(f"associative_retrieval.py: error: `{args.command}` draws "
+                             "with matplotlib: pip install matplotlib") from None
     os.makedirs(args.out, exist_ok=True)
     start = time.perf_counter()
     if args.command in ("train", "all"):

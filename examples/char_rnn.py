@@ -1,28 +1,44 @@
 """A character-level language model in one short script (Karpathy's char-rnn).
 
-    python examples/char_rnn.py [text-file] [steps]
+    python examples/char_rnn.py [TEXT_FILE] [STEPS] [--out char_rnn.npz]
+    python -m tinyrnn sample char_rnn.npz --prime "def "
 
 It does what ``python -m tinyrnn train`` does, without the conveniences
 (resuming, logs, plots, progress bars), so that every step is in view:
 read a text, lay it out as B parallel streams, and train an LSTM to predict
 each next character with truncated backpropagation through time.
 """
+import argparse
 import sys
 
 import tinyrnn
-from tinyrnn import checkpoint
-from tinyrnn.data import CharVocab, batchify, bptt_batches, default_corpus, load_text, split_ids
+from tinyrnn.data import (CharVocab, DataError, batchify, bptt_batches, default_corpus,
+                          load_text, split_ids)
 from tinyrnn.nn import detach_state
 from tinyrnn.nn.charlm import CharLM
 from tinyrnn.nn.utils import clip_grad_norm_
 from tinyrnn.optim import Adam
+from tinyrnn.run.store import save_model
 from tinyrnn.sample import sample
 
 B, T = 32, 50                     # streams per batch, steps of backpropagation
-steps = int(sys.argv[2]) if len(sys.argv) > 2 else 300
+
+parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+parser.add_argument("text", nargs="?", help="UTF-8 text file to learn from "
+                    "(default: 300,000 characters of Python's standard library)")
+parser.add_argument("steps", nargs="?", type=int, default=300,
+                    help="training steps of B=32 streams x T=50 characters (default: 300)")
+parser.add_argument("--out", default="char_rnn.npz", help="the checkpoint to write; "
+                    "`python -m tinyrnn sample` reads it (default: char_rnn.npz)")
+args = parser.parse_args()
+if args.steps < 1:
+    parser.error(f"STEPS must be at least 1, got {args.steps}")
 
 # 1. Text -> ids. The vocabulary is the sorted set of characters.
-text = load_text(sys.argv[1]) if len(sys.argv) > 1 else default_corpus(300_000)
+try:
+    text = load_text(args.text) if args.text else default_corpus(300_000)
+except DataError as e:
+    sys.exit(f"char_rnn.py: error: {e}")
 vocab = CharVocab(text)
 train_ids, val_ids, _ = split_ids(vocab.encode(text), 0.95, 0.05)
 train = batchify(train_ids, B)    # (N, B): column b is one contiguous stream of text
@@ -50,7 +66,7 @@ def validation_loss() -> float:
 
 # 3. Truncated BPTT: the state runs on from chunk to chunk, gradients do not.
 step, state = 0, None
-while step < steps:
+while step < args.steps:
     for x, y in bptt_batches(train, T):            # x, y: (T, B) ids; y is x shifted by one
         logits, state = model(tinyrnn.tensor(x), state)         # logits: (T, B, V)
         loss = tinyrnn.cross_entropy(logits, tinyrnn.tensor(y))  # nats per character
@@ -60,15 +76,15 @@ while step < steps:
         optimizer.step()
         state = detach_state(state)                # keep the values, cut the graph
         step += 1
-        if step % 100 == 0 or step == steps:
+        if step % 100 == 0 or step == args.steps:
             print(f"step {step}: train loss {loss.item():.3f}, "
                   f"validation loss {validation_loss():.3f} nats/char")
-        if step == steps:
+        if step == args.steps:
             break
     state = None                                   # the streams start over
 
-# 4. Generate, and save the model (an .npz without pickle, written atomically).
+# 4. Generate, and save the model in tinyrnn's char-LM checkpoint format
+#    (an .npz without pickle, written atomically), which the CLI samples from.
 print(sample(model, vocab, length=300, temperature=0.8, seed=0))
-checkpoint.save("char_rnn.npz", {f"param/{k}": v for k, v in model.state_dict().items()},
-                {"model": model.config(), "vocab": vocab.to_dict()})
-print("saved char_rnn.npz")
+save_model(args.out, model, vocab)
+print(f"saved {args.out}")

@@ -38,9 +38,10 @@ import time
 import numpy as np
 
 import tinyrnn as tr
-from tinyrnn import checkpoint, nn, optim, viz
+from tinyrnn import nn, optim, viz
 from tinyrnn.data import CharVocab, batchify, bptt_batches, default_corpus, split_ids
 from tinyrnn.ngram import NGramModel
+from tinyrnn.run.store import save_model
 
 CELLS = ("rnn", "gru", "lstm")
 OPENERS = {")": "(", "]": "[", "}": "{"}
@@ -272,10 +273,8 @@ def run(args) -> dict:
                          "params": num_params(model), "val_nll": float(np.nanmean(nll)),
                          "steps": args.steps, "seconds": hist["seconds"],
                          "cpu_seconds": hist["cpu_seconds"], "history": hist})
-            arrays = {f"param/{k}": v for k, v in model.state_dict().items()}
-            checkpoint.save(os.path.join(args.out, f"{cell}{layers}.npz"), arrays,
-                            {"model": model.config(), "vocab": vocab.to_json(),
-                             "val_nll": rows[-1]["val_nll"], "kind": "tinyrnn.charlm"})
+            save_model(os.path.join(args.out, f"{cell}{layers}.npz"), model, vocab,
+                       val_nll=rows[-1]["val_nll"])
     grams = {}
     for n in args.ngrams:
         t0 = time.perf_counter()
@@ -327,28 +326,37 @@ SMOKE = {"chars": 20_000, "base_size": 8, "steps": 3, "layers": [1, 2], "ngrams"
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--cells", default="rnn,gru,lstm")
-    p.add_argument("--layers", default="1,2,3")
+    p.add_argument("--cells", default="rnn,gru,lstm",
+                   help="comma-separated cells to train (default: rnn,gru,lstm)")
+    p.add_argument("--layers", default="1,2,3",
+                   help="comma-separated layer counts, each with every cell (default: 1,2,3)")
     p.add_argument("--base-size", type=int, default=64,
                    help="match every model to a 1-layer LSTM of this size (64)")
     p.add_argument("--chars", type=int, default=1_000_000, help="corpus size (1,000,000)")
-    p.add_argument("--steps", type=int, default=2000, help="training steps per model")
-    p.add_argument("--batch", type=int, default=50)
-    p.add_argument("--seq-length", type=int, default=50)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--ngrams", default="2,3,5,7,9", help="n-gram orders")
+    p.add_argument("--steps", type=int, default=2000,
+                   help="training steps per model (2000)")
+    p.add_argument("--batch", type=int, default=50, help="parallel text streams per step (50)")
+    p.add_argument("--seq-length", type=int, default=50,
+                   help="steps of backpropagation through time (50)")
+    p.add_argument("--lr", type=float, default=2e-3, help="Adam's learning rate (2e-3)")
+    p.add_argument("--ngrams", default="2,3,5,7,9",
+                   help="comma-separated n-gram orders (2,3,5,7,9)")
     p.add_argument("--trace-chars", type=int, default=3000,
-                   help="validation characters for the gate-saturation plots")
-    p.add_argument("--grad-steps", type=int, default=100, help="BPTT steps of the gradient plot")
+                   help="validation characters for the gate-saturation plots (3000)")
+    p.add_argument("--grad-steps", type=int, default=100,
+                   help="BPTT steps of the gradient plot (100)")
     p.add_argument("--grad-clip", type=float, default=1.0,
-                   help="per-step clipping of the state gradient in that plot")
+                   help="per-step clipping of the state gradient in that plot (1.0)")
     p.add_argument("--grad-scale", type=float, default=3.0,
-                   help="factor on the RNN's recurrent weights for the exploding curves")
-    p.add_argument("--log-every", type=int, default=100)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="compare_out")
-    p.add_argument("--smoke", action="store_true")
-    p.add_argument("--quiet", action="store_true")
+                   help="factor on the RNN's recurrent weights for the exploding curves (3.0)")
+    p.add_argument("--log-every", type=int, default=100,
+                   help="print the training loss every N steps (100)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of weights and batches (0)")
+    p.add_argument("--out", default="compare_out",
+                   help="folder for tables, figures and checkpoints (compare_out)")
+    p.add_argument("--smoke", action="store_true",
+                   help="tiny models and corpus, for a test that takes seconds")
+    p.add_argument("--quiet", action="store_true", help="print less while training")
     args = p.parse_args(argv)
     try:
         args.layers = [int(v) for v in args.layers.split(",")]

@@ -282,34 +282,40 @@ SMOKE = {"T": 8, "hidden": 8, "batch": 8, "max_iters": 4, "eval_every": 2, "test
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--task", default="adding", choices=("adding", "copy", "char", "all"))
-    p.add_argument("--models", default="rwa,lstm", help="comma-separated: rwa, lstm")
+    p.add_argument("--task", default="adding", choices=("adding", "copy", "char", "all"),
+                   help="the adding problem, the copy problem, text, or all three (adding)")
+    p.add_argument("--models", default="rwa,lstm", help="comma-separated: rwa, lstm (rwa,lstm)")
     p.add_argument("--T", type=int, default=100, help="sequence length / delay (100)")
     p.add_argument("--hidden", type=int, default=64, help="hidden units (64)")
     p.add_argument("--batch", type=int, default=100, help="batch size (100)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (1e-3)")
     p.add_argument("--clip", type=float, default=0.0,
-                   help="global gradient-norm clip, 0 = none (the RWA paper used none)")
+                   help="global gradient-norm clip, 0 = none (the RWA paper used none) (0)")
     p.add_argument("--threshold", type=float, default=0.01, help="loss threshold (0.01)")
-    p.add_argument("--max-iters", type=int, default=5000)
-    p.add_argument("--max-time", type=float, default=None, help="seconds per model")
-    p.add_argument("--eval-every", type=int, default=50)
-    p.add_argument("--test-size", type=int, default=1000)
+    p.add_argument("--max-iters", type=int, default=5000,
+                   help="training iterations per model (5000)")
+    p.add_argument("--max-time", type=float, default=None,
+                   help="seconds of training per model (no limit)")
+    p.add_argument("--eval-every", type=int, default=50,
+                   help="test the model every N iterations (50)")
+    p.add_argument("--test-size", type=int, default=1000,
+                   help="test sequences per evaluation (1000)")
     p.add_argument("--stop-at-threshold", action="store_true",
                    help="stop a model once it reaches the threshold")
     p.add_argument("--one-per-half", action="store_true",
                    help="adding: one marker in each half (Hochreiter & Schmidhuber) instead "
                         "of anywhere (the RWA repository)")
-    p.add_argument("--chars", type=int, default=300_000, help="char: corpus size")
-    p.add_argument("--seq-length", type=int, default=50, help="char: BPTT length")
+    p.add_argument("--chars", type=int, default=300_000, help="char: corpus size (300,000)")
+    p.add_argument("--seq-length", type=int, default=50, help="char: BPTT length (50)")
     p.add_argument("--window", action="store_true",
                    help="char: start every chunk of --seq-length characters from a fresh "
                         "state (independent windows, as unixpickle's RWA char-rnn) instead "
                         "of carrying the state through the text")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="rwa_out")
+    p.add_argument("--seed", type=int, default=0, help="random seed of weights and data (0)")
+    p.add_argument("--out", default="rwa_out",
+                   help="folder for the results and figures (rwa_out)")
     p.add_argument("--smoke", action="store_true", help="tiny runs of every task (seconds)")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="print less while training")
     args = p.parse_args(argv)
     args.models = [m.strip().lower() for m in args.models.split(",") if m.strip()]
     for m in args.models:

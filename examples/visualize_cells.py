@@ -21,9 +21,10 @@ that about 5% of cells are interpretable; most are not).
     python examples/visualize_cells.py --checkpoint checkpoints/best.npz
     python examples/visualize_cells.py --smoke --out /tmp/cells     # seconds
 
-A checkpoint is any ``.npz`` whose meta holds a CharLM ``model`` config and
-its ``vocab`` (``python -m tinyrnn train`` writes such files, and so does
-``examples/compare_cells.py``).
+A checkpoint is a tinyrnn char-LM checkpoint (``tinyrnn.run.store``):
+``python -m tinyrnn train``, ``examples/char_rnn.py`` and
+``examples/compare_cells.py`` write them, and so does ``--save`` here. The
+PNGs need matplotlib.
 """
 from __future__ import annotations
 
@@ -36,23 +37,21 @@ import time
 import numpy as np
 
 import tinyrnn as tr
-from tinyrnn import checkpoint, nn, optim, viz
+from tinyrnn import nn, optim, viz
 from tinyrnn.data import CharVocab, batchify, bptt_batches, default_corpus, split_ids
+from tinyrnn.run import store
 
 SIGNALS = {"inside_string": viz.inside_string, "line_position": viz.line_position,
            "indent_depth": viz.indent_depth}
 
 
 def load(path: str) -> tuple[nn.CharLM, CharVocab]:
-    """A CharLM and its vocabulary from a checkpoint with ``model`` and ``vocab`` meta."""
-    arrays, meta = checkpoint.load(path)
-    if not isinstance(meta, dict) or "model" not in meta or "vocab" not in meta:
-        raise SystemExit(f"{path}: not a char-LM checkpoint (its meta needs 'model' and "
-                         "'vocab')")
-    model = nn.CharLM.from_config(meta["model"])
-    model.load_state_dict({k[len("param/"):]: v for k, v in arrays.items()
-                           if k.startswith("param/")})
-    return model, CharVocab.from_json(meta["vocab"])
+    """A CharLM and its vocabulary from a char-LM checkpoint (one line if it fails)."""
+    try:
+        model, vocab, _ = store.load_model(path)
+    except store.TrainError as e:
+        raise SystemExit(f"visualize_cells.py: error: {e}") from None
+    return model, vocab
 
 
 def train(text: str, args) -> tuple[nn.CharLM, CharVocab]:
@@ -130,26 +129,38 @@ SMOKE = {"chars": 20_000, "hidden": 16, "layers": 1, "steps": 3, "batch": 8,
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", help="load this model instead of training one")
-    p.add_argument("--cell", default="lstm", choices=("rnn", "gru", "lstm"))
-    p.add_argument("--hidden", type=int, default=128)
-    p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--chars", type=int, default=1_000_000, help="corpus size")
-    p.add_argument("--steps", type=int, default=3000)
-    p.add_argument("--max-time", type=float, default=None, help="seconds of training at most")
-    p.add_argument("--batch", type=int, default=50)
-    p.add_argument("--seq-length", type=int, default=100)
-    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--checkpoint", help="load this char-LM checkpoint instead of "
+                   "training a model (default: train one)")
+    p.add_argument("--cell", default="lstm", choices=("rnn", "gru", "lstm"),
+                   help="recurrent cell of the model trained here (default: lstm)")
+    p.add_argument("--hidden", type=int, default=128,
+                   help="hidden units per layer (default: 128)")
+    p.add_argument("--layers", type=int, default=2, help="recurrent layers (default: 2)")
+    p.add_argument("--chars", type=int, default=1_000_000,
+                   help="characters of the default corpus to use (default: 1,000,000)")
+    p.add_argument("--steps", type=int, default=3000, help="training steps (default: 3000)")
+    p.add_argument("--max-time", type=float, default=None,
+                   help="stop training after this many seconds (default: no limit)")
+    p.add_argument("--batch", type=int, default=50,
+                   help="parallel text streams per step (default: 50)")
+    p.add_argument("--seq-length", type=int, default=100,
+                   help="steps of backpropagation through time (default: 100)")
+    p.add_argument("--lr", type=float, default=2e-3, help="Adam's learning rate (default: 2e-3)")
     p.add_argument("--text-chars", type=int, default=5000,
-                   help="validation characters to score units on and colour")
-    p.add_argument("--png-chars", type=int, default=1500, help="characters drawn in a PNG")
-    p.add_argument("--top", type=int, default=3, help="units per signal")
-    p.add_argument("--log-every", type=int, default=100)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="cells_out")
-    p.add_argument("--save", help="save the trained model to this .npz")
-    p.add_argument("--smoke", action="store_true")
-    p.add_argument("--quiet", action="store_true")
+                   help="validation characters to score units on and colour (default: 5000)")
+    p.add_argument("--png-chars", type=int, default=1500,
+                   help="characters drawn in a PNG (default: 1500)")
+    p.add_argument("--top", type=int, default=3, help="units shown per signal (default: 3)")
+    p.add_argument("--log-every", type=int, default=100,
+                   help="print the training loss every N steps (default: 100)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--out", default="cells_out",
+                   help="folder for the HTML pages and PNGs (default: cells_out)")
+    p.add_argument("--save", help="save the trained model to this .npz, a char-LM "
+                   "checkpoint that `python -m tinyrnn sample` reads (default: not saved)")
+    p.add_argument("--smoke", action="store_true",
+                   help="a tiny model and text, for a test that takes seconds")
+    p.add_argument("--quiet", action="store_true", help="print only the results")
     args = p.parse_args(argv)
     if args.smoke:
         for key, value in SMOKE.items():
@@ -163,6 +174,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    try:
+        import matplotlib  # noqa: F401  (the PNGs; checked before minutes of training)
+    except ImportError:
+        raise SystemExit("visualize_cells.py: error: the PNGs need matplotlib: pip install "
+                         "matplotlib") from None
     os.makedirs(args.out, exist_ok=True)
     start = time.perf_counter()
     text = default_corpus(args.chars)
@@ -174,10 +190,7 @@ def main(argv=None) -> int:
     else:
         model, vocab = train(text, args)
         if args.save:
-            arrays = {f"param/{k}": v for k, v in model.state_dict().items()}
-            checkpoint.save(args.save, arrays, {"model": model.config(),
-                                                "vocab": vocab.to_json(),
-                                                "kind": "tinyrnn.visualize_cells"})
+            store.save_model(args.save, model, vocab)
     _, val_ids, _ = split_ids(vocab.encode(text), 0.95, 0.05)
     snippet = vocab.decode(val_ids[:args.text_chars])
     kind = "tanh(c)" if model.cell == "lstm" else "h"

@@ -87,7 +87,8 @@ def test_train_then_sample(tmp_path, data, capsys):
     trained = tmp_path / "ck"
     assert main(["train", data, *TINY, "--max-steps", "10", "--checkpoint-dir",
                  str(trained)]) == 0
-    assert sorted(os.listdir(trained)) == ["best.npz", "latest.npz", "log.csv", "loss.png"]
+    assert sorted(os.listdir(trained)) == [".lock", "best.npz", "latest.npz", "log.csv",
+                                           "loss.png"]
     out, err = capsys.readouterr()
     assert "step 10 (epoch 0): train loss" in out and "validation loss" in out
     assert "sample:" in out and err == ""       # no progress bar: not a terminal
@@ -246,13 +247,16 @@ def test_init_from_another_model(tmp_path, capsys, data, trained, option):
     assert digest(trained) == before
 
 
-def test_init_from_with_another_vocabulary(tmp_path, capsys, trained):
+def test_finetune_from_with_another_vocabulary(tmp_path, capsys, trained):
+    """Training a checkpoint's weights on another text (--finetune-from) needs the
+    text's characters in the checkpoint's vocabulary."""
     other = tmp_path / "other.txt"
     other.write_text(TEXT.replace("return", "yield \u00e9"), encoding="utf-8")
     before = digest(trained)
-    code = main(["train", str(other), "--init-from", str(trained), "--max-steps", "20"])
+    code = main(["train", str(other), "--finetune-from", str(trained), "--max-steps", "20",
+                 "--checkpoint-dir", str(tmp_path / "tuned")])
     one_line_error(capsys, code, "not in the vocabulary", "'\u00e9'", "'y'")
-    assert digest(trained) == before
+    assert digest(trained) == before and not (tmp_path / "tuned").exists()
 
 
 def test_checkpoint_arrays_of_another_model(tmp_path, capsys, trained):

@@ -1,4 +1,4 @@
-"""The char-LM training loop (tinyrnn.train): learning, exact resume, divergence,
+"""The char-LM training loop (tinyrnn.run.loop): learning, exact resume, divergence,
 interrupted checkpoint writes, Ctrl-C, logs. Tiny models on tiny texts."""
 import io
 import math
@@ -12,9 +12,11 @@ import pytest
 import tinyrnn
 from tinyrnn import checkpoint
 from tinyrnn.data import num_bptt_batches
-from tinyrnn.train import (MODELS, Diverged, TrainConfig, TrainError, Trainer, _progress_bar,
-                           flatten_state, prepare_data, read_checkpoint, resolve_config,
-                           unflatten_state)
+from tinyrnn.run.config import MODELS, TrainConfig, resolve_config
+from tinyrnn.run.console import Diverged, TrainError, _progress_bar
+from tinyrnn.run.corpus import prepare_data
+from tinyrnn.run.loop import Trainer
+from tinyrnn.run.store import flatten_state, read_checkpoint, unflatten_state
 
 
 def small_text(lines: int = 60) -> str:
@@ -181,7 +183,8 @@ def test_an_interrupted_checkpoint_write_leaves_the_previous_one(tmp_path, text_
     assert (ck / "latest.npz").read_bytes() == before
     arrays, meta = read_checkpoint(str(ck))
     assert meta["step"] == 5
-    assert sorted(os.listdir(ck)) == ["best.npz", "latest.npz", "log.csv", "loss.png"]
+    assert sorted(os.listdir(ck)) == [".lock", "best.npz", "latest.npz", "log.csv",
+                                      "loss.png"]
     assert resume(ck, max_steps=10).run() == 0
 
 
@@ -212,8 +215,8 @@ def test_log_csv_and_plot(tmp_path, text_file):
 
 
 def test_without_matplotlib_says_once_why_there_is_no_plot(tmp_path, text_file, monkeypatch):
-    import tinyrnn.train as train_module
-    monkeypatch.setattr(train_module, "plot_losses", lambda *args, **kwargs: False)
+    import tinyrnn.run.loop as loop_module
+    monkeypatch.setattr(loop_module, "plot_losses", lambda *args, **kwargs: False)
     out = io.StringIO()
     Trainer(config(text_file, tmp_path, max_steps=12), out=out).run()
     assert out.getvalue().count("no loss.png: plotting needs matplotlib") == 1
@@ -221,7 +224,7 @@ def test_without_matplotlib_says_once_why_there_is_no_plot(tmp_path, text_file, 
 
 
 def test_max_time_stops_and_saves(tmp_path, text_file):
-    trainer = Trainer(config(text_file, tmp_path, max_steps=1000, max_time=0.0))
+    trainer = Trainer(config(text_file, tmp_path, max_steps=1000, max_time=1e-9))
     assert trainer.run() == 0 and trainer.step == 1
     assert read_checkpoint(str(tmp_path))[1]["step"] == 1
 
@@ -262,16 +265,16 @@ def test_progress_bar_on_a_terminal_unless_tqdm_disable(monkeypatch):
 
     monkeypatch.setattr(sys, "stderr", Terminal())
     monkeypatch.setenv("TQDM_DISABLE", "1")
-    assert _progress_bar(5, 0).disable
+    assert _progress_bar(5, 0) is None                       # hidden
     monkeypatch.delenv("TQDM_DISABLE")
     bar = _progress_bar(5, 0)
-    assert not bar.disable
+    assert bar is not None and not bar.disable
     bar.update(1)
     bar.set_postfix_str("loss 1.000")
     bar.close()
     assert "1/5" in sys.stderr.getvalue() and "loss 1.000" in sys.stderr.getvalue()
     monkeypatch.setattr(sys, "stderr", io.StringIO())       # not a terminal: hidden
-    assert _progress_bar(5, 0).disable
+    assert _progress_bar(5, 0) is None
 
 
 def test_learning_rate_decays_like_char_rnn(tmp_path, text_file):

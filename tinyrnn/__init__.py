@@ -27,3 +27,21 @@ float64 = "float64"
 int64 = "int64"
 
 from . import nn, optim  # noqa: E402  (after the engine they build on)
+
+
+# Submodules that are not imported above are reachable as attributes all the
+# same (``tr.viz``, ``tr.data``), imported on first use: matplotlib, which
+# ``viz`` draws with, stays optional, and ``import tinyrnn`` stays quick.
+_LAZY_SUBMODULES = ("backend", "checkpoint", "data", "inspect", "ngram", "run", "sample",
+                    "tasks", "train", "viz")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+        try:
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.{name}":      # a missing dependency: say so
+                raise
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

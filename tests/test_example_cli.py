@@ -1,0 +1,108 @@
+"""Every example answers --help with a description of each option, and fails
+with one line (no traceback) on a missing file, checkpoint or matplotlib."""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tinyrnn.__main__ import main
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.py"))
+
+
+def run(script: str, *args, cwd=None, pythonpath=()) -> subprocess.CompletedProcess:
+    path = os.pathsep.join([*map(str, pythonpath), str(ROOT)])
+    return subprocess.run([sys.executable, str(ROOT / "examples" / f"{script}.py"),
+                           *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": path})
+
+
+def one_line(done, *needles):
+    assert done.returncode not in (0, None), done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+class _Parsed(Exception):
+    pass
+
+
+def parser_of(name: str, monkeypatch) -> argparse.ArgumentParser:
+    """The ArgumentParser an example builds (caught when it parses, run nothing)."""
+    seen = {}
+
+    def catch(self, args=None, namespace=None):
+        seen["parser"] = self
+        raise _Parsed
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", catch)
+    monkeypatch.setattr(sys, "argv", [f"{name}.py"])
+    spec = importlib.util.spec_from_file_location(f"example_{name}",
+                                                  ROOT / "examples" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    with pytest.raises(_Parsed):
+        spec.loader.exec_module(module)
+        module.parse_args([])            # the scripts that parse inside a function
+    return seen["parser"]
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_help_describes_every_option(name, monkeypatch):
+    parser = parser_of(name, monkeypatch)
+    assert parser.description
+    for action in parser._actions:
+        assert action.help and len(action.help) > 10, (name, action.dest)
+
+
+def test_help_runs_as_a_program():
+    for name in ("char_rnn", "visualize_cells"):
+        done = run(name, "--help")
+        assert done.returncode == 0 and "usage:" in done.stdout, done.stderr
+
+
+def test_char_rnn_fails_with_one_line_on_a_missing_text(tmp_path):
+    one_line(run("char_rnn", tmp_path / "nope.txt", "3", cwd=tmp_path),
+             "char_rnn.py: error:", "does not exist")
+
+
+def test_char_rnn_checkpoint_samples_with_the_command_line(tmp_path, capsys):
+    text = "".join(f"def f{i % 7}(x):\n    return x * {i % 5}\n" for i in range(200))
+    (tmp_path / "input.txt").write_text(text, encoding="utf-8")
+    done = run("char_rnn", "input.txt", "2", "--out", "m.npz", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert main(["sample", str(tmp_path / "m.npz"), "--length", "30", "--prime", "def"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("def") and len(out) == 34 and set(out) <= set(text)
+
+
+@pytest.fixture
+def no_matplotlib(tmp_path):
+    """A folder that, first on PYTHONPATH, makes `import matplotlib` fail."""
+    fake = tmp_path / "blocked" / "matplotlib"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('No module named matplotlib')\n")
+    return fake.parent
+
+
+def test_visualize_cells_one_line_errors(tmp_path, no_matplotlib):
+    one_line(run("visualize_cells", "--smoke", "--checkpoint", tmp_path / "nope.npz",
+                 "--out", tmp_path / "o"), "visualize_cells.py: error:", "does not exist")
+    one_line(run("visualize_cells", "--smoke", "--out", tmp_path / "o",
+                 pythonpath=[no_matplotlib]), "need matplotlib", "pip install")
+
+
+def test_associative_retrieval_one_line_errors(tmp_path, no_matplotlib):
+    one_line(run("associative_retrieval", "all", "--smoke", "--out", tmp_path,
+                 pythonpath=[no_matplotlib]), "draws with matplotlib", "pip install")
+    (tmp_path / "LSTM_R8.npz").write_bytes(b"not a checkpoint")
+    one_line(run("associative_retrieval", "test", "--out", tmp_path),
+             "associative_retrieval.py: error:", "LSTM_R8.npz")
