@@ -21,13 +21,14 @@ import os
 from dataclasses import dataclass
 from typing import Callable
 
+from .. import nn
 from .console import OptionError, TrainError
 from .store import architecture, read_checkpoint
 
 __all__ = ["Option", "OPTIONS", "TrainConfig", "check_config", "add_options",
            "resolve_config", "Start", "MODELS", "OPTIMIZERS", "flag"]
 
-MODELS = ("rnn", "lstm", "gru", "rwa", "fw")
+MODELS = nn.cell_names(paper_models=False)
 OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam")
 
 

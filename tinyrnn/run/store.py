@@ -30,6 +30,7 @@ from .. import checkpoint
 from ..backend import BackendError, get_backend
 from ..data import CharVocab, DataError
 from ..nn.charlm import CharLM
+from ..nn.state import flatten_state, unflatten_state
 from .console import TrainError
 
 __all__ = ["KIND", "param_arrays", "load_params", "save_model", "save_run",
@@ -215,35 +216,3 @@ def history(arrays: dict, columns: tuple) -> dict:
     for key in ("step", "epoch"):
         h[key] = [int(v) for v in h[key]]
     return h
-
-
-# ---------------------------------------------------------------------------
-# The hidden state, flattened for a checkpoint
-# ---------------------------------------------------------------------------
-def flatten_state(state) -> tuple[list, object]:
-    """Tensors of a (nested list/tuple) state, and a JSON structure to rebuild it.
-
-    A leaf becomes its index in the list; a list or tuple ``{"list": [...]}``
-    or ``{"tuple": [...]}``; None stays None.
-    """
-    leaves = []
-
-    def walk(s):
-        if s is None:
-            return None
-        if isinstance(s, (list, tuple)):
-            return {type(s).__name__: [walk(x) for x in s]}
-        leaves.append(s)
-        return len(leaves) - 1
-    return leaves, walk(state)
-
-
-def unflatten_state(structure, leaves: list):
-    """The inverse of :func:`flatten_state`."""
-    if structure is None:
-        return None
-    if isinstance(structure, int):
-        return leaves[structure]
-    (kind, items), = structure.items()
-    rebuilt = [unflatten_state(x, leaves) for x in items]
-    return tuple(rebuilt) if kind == "tuple" else rebuilt
