@@ -96,9 +96,12 @@ def eval_numerical_gradient_array(f: Callable, x: np.ndarray, df: np.ndarray,
 # ``evaluate()`` again, so whatever holds the leaf -- an argument, a cell, a
 # layer that registered the same Parameter twice -- sees the perturbation.
 def _as_outputs(out) -> list:
+    """The Tensors in ``out``, which may nest tuples and lists (a layer's
+    ``(output, [(h, c), ...])``); anything else is ignored."""
     from .tensor import Tensor
-    outs = list(out) if isinstance(out, (tuple, list)) else [out]
-    return [o for o in outs if isinstance(o, Tensor)]
+    if isinstance(out, (tuple, list)):
+        return [t for o in out for t in _as_outputs(o)]
+    return [out] if isinstance(out, Tensor) else []
 
 
 def _objective(evaluate, upstream) -> float:
@@ -277,7 +280,8 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1
 
     Parameters
     ----------
-    fn : callable taking the ``inputs`` and returning a Tensor or a tuple of Tensors.
+    fn : callable taking the ``inputs`` and returning a Tensor or a (nested)
+         tuple / list of Tensors, such as a layer's ``(output, states)``.
          It must be deterministic (reseed inside it if it draws random numbers).
     inputs : Tensors (those with ``requires_grad=True`` are checked) and constants.
          Floating tensors are **cast to float64 copies** for the check.
