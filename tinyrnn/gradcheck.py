@@ -24,15 +24,17 @@ coursework on plain NumPy functions (the CS231n interface).
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import sys
 import types
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Optional, Sequence
 
 import numpy as np
 
 __all__ = ["gradcheck", "gradcheck_module", "GradcheckError", "rel_error", "eval_numerical_gradient",
-           "eval_numerical_gradient_array", "numerical_gradients", "DEFAULT_DIRECTIONS"]
+           "eval_numerical_gradient_array", "numerical_gradients", "DEFAULT_DIRECTIONS",
+           "locate", "Located", "first_mismatch", "Mismatch", "float64_parameters"]
 
 DEFAULT_DIRECTIONS = 8
 """Random directions per input in fast mode (see :func:`gradcheck`)."""
@@ -184,21 +186,33 @@ def _first_non_finite(a: np.ndarray):
     return _index(np.unravel_index(int(np.argmax(bad)), a.shape)) if bad.any() else None
 
 
-def _compare_elements(label, a, n, atol, rtol):
-    """A message describing the worst mismatch of analytic ``a`` and numeric ``n``, or None."""
+class Mismatch(NamedTuple):
+    """Where a check failed: the ``leaf``-th checked tensor, at element ``index``
+    (None for a directional derivative), with both values and a readable message."""
+    leaf: int
+    index: Optional[tuple]
+    analytic: float
+    numeric: float
+    message: str
+
+
+def _compare_elements(k, label, a, n, atol, rtol) -> Optional[Mismatch]:
+    """The worst mismatch of analytic ``a`` and numeric ``n`` (NaN/inf first), or None."""
     for kind, values in (("analytic", a), ("numeric", n)):
         ix = _first_non_finite(values)
         if ix is not None:
-            return (f"gradcheck: gradient of {label} (shape {a.shape}) is non-finite at index "
-                    f"{ix}: analytic {a[ix]:.8g}, numeric {n[ix]:.8g} ({kind} gradient has "
-                    f"{int(np.sum(~np.isfinite(values)))} NaN/inf element(s))")
+            return Mismatch(k, ix, float(a[ix]), float(n[ix]), (
+                f"gradcheck: gradient of {label} (shape {a.shape}) is non-finite at index "
+                f"{ix}: analytic {a[ix]:.8g}, numeric {n[ix]:.8g} ({kind} gradient has "
+                f"{int(np.sum(~np.isfinite(values)))} NaN/inf element(s))"))
     bad = ~(np.abs(a - n) <= atol + rtol * np.abs(n))
     if not bad.any():
         return None
     ix = _index(np.unravel_index(np.argmax(np.abs(a - n) * bad), a.shape))
-    return (f"gradcheck: gradient of {label} (shape {a.shape}) is wrong at index {ix}: "
-            f"analytic {a[ix]:.8g}, numeric {n[ix]:.8g} ({int(bad.sum())} of {a.size} "
-            f"elements off; rel_error {rel_error(a, n):.3g})")
+    return Mismatch(k, ix, float(a[ix]), float(n[ix]), (
+        f"gradcheck: gradient of {label} (shape {a.shape}) is wrong at index {ix}: "
+        f"analytic {a[ix]:.8g}, numeric {n[ix]:.8g} ({int(bad.sum())} of {a.size} "
+        f"elements off; rel_error {rel_error(a, n):.3g})"))
 
 
 def _balanced(v: np.ndarray, a: np.ndarray) -> np.ndarray:
@@ -216,12 +230,14 @@ def _balanced(v: np.ndarray, a: np.ndarray) -> np.ndarray:
     return w * np.sqrt(np.mean(v * v) / np.mean(w * w))
 
 
-def _compare_directions(label, a, leaf, evaluate, upstream, rng, eps, atol, rtol, directions):
+def _compare_directions(k, label, a, leaf, evaluate, upstream, rng, eps, atol, rtol,
+                        directions) -> Optional[Mismatch]:
     """Fast mode: compare <a, v> with a central difference along ``directions`` random v."""
     ix = _first_non_finite(a)
     if ix is not None:
-        return (f"gradcheck (fast): gradient of {label} (shape {a.shape}) is non-finite at "
-                f"index {ix}: analytic {a[ix]:.8g}")
+        return Mismatch(k, ix, float(a[ix]), float("nan"), (
+            f"gradcheck (fast): gradient of {label} (shape {a.shape}) is non-finite at "
+            f"index {ix}: analytic {a[ix]:.8g}"))
     host = leaf.numpy().astype(np.float64)
     for d in range(directions):
         v = rng.standard_normal(a.shape)
@@ -233,19 +249,26 @@ def _compare_directions(label, a, leaf, evaluate, upstream, rng, eps, atol, rtol
         exact = float(np.sum(a * v))
         what = "non-finite" if not np.isfinite(numeric) else "wrong"
         if not abs(exact - numeric) <= atol + rtol * abs(numeric):
-            return (f"gradcheck (fast): directional derivative of {label} (shape {a.shape}) "
-                    f"along random direction {d + 1} of {directions} is {what}: analytic "
-                    f"{exact:.8g}, numeric {numeric:.8g}")
+            return Mismatch(k, None, exact, numeric, (
+                f"gradcheck (fast): directional derivative of {label} (shape {a.shape}) "
+                f"along random direction {d + 1} of {directions} is {what}: analytic "
+                f"{exact:.8g}, numeric {numeric:.8g}"))
     return None
 
 
 _UPSTREAM_STREAM = 0x67726164      # "grad"
 
 
-def _check(evaluate, leaves, labels, eps, atol, rtol, seed, fast, directions,
-           raise_exception) -> bool:
-    """The check behind gradcheck and gradcheck_module; ``leaves`` are float64
-    tensors requiring grad that ``evaluate()`` reads."""
+def first_mismatch(evaluate: Callable, leaves: list, labels: list, eps: float = 1e-6,
+                   atol: float = 1e-5, rtol: float = 1e-3, seed: int = 0, fast: bool = False,
+                   directions: int = DEFAULT_DIRECTIONS) -> Optional[Mismatch]:
+    """The check behind gradcheck, gradcheck_module and locate.
+
+    ``leaves`` are float64 tensors requiring grad that ``evaluate()`` reads
+    (``labels`` name them in messages); the numerical derivative swaps
+    perturbed arrays into ``leaf.data``. Returns the first :class:`Mismatch`,
+    or None when every gradient agrees.
+    """
     if not leaves:
         raise ValueError("gradcheck: no input has requires_grad=True; nothing to check")
     if fast and (not isinstance(directions, int) or directions < 1):
@@ -255,22 +278,27 @@ def _check(evaluate, leaves, labels, eps, atol, rtol, seed, fast, directions,
     # symmetric, hiding exactly the transposition mistakes u is there to catch.
     rng = np.random.default_rng([seed, _UPSTREAM_STREAM])
     from .autograd import no_grad
-    with np.errstate(all="ignore"):     # NaN/inf is reported below, by name and index
+    with np.errstate(all="ignore"):     # NaN/inf is reported by name and index instead
         with no_grad():
             upstream = [rng.standard_normal(o.shape) for o in _as_outputs(evaluate())]
         analytic = _analytic(evaluate, leaves, upstream)
-        for leaf, label, a in zip(leaves, labels, analytic):
+        for k, (leaf, label, a) in enumerate(zip(leaves, labels, analytic)):
             if fast:
-                message = _compare_directions(label, a, leaf, evaluate, upstream, rng, eps,
-                                              atol, rtol, directions)
+                found = _compare_directions(k, label, a, leaf, evaluate, upstream, rng, eps,
+                                            atol, rtol, directions)
             else:
-                message = _compare_elements(label, a, _numerical(evaluate, leaf, upstream, eps),
-                                            atol, rtol)
-            if message is not None:
-                if raise_exception:
-                    raise GradcheckError(message)
-                return False
-    return True
+                found = _compare_elements(k, label, a, _numerical(evaluate, leaf, upstream, eps),
+                                          atol, rtol)
+            if found is not None:
+                return found
+    return None
+
+
+def _check(evaluate, leaves, labels, raise_exception, **settings) -> bool:
+    found = first_mismatch(evaluate, leaves, labels, **settings)
+    if found is not None and raise_exception:
+        raise GradcheckError(found.message)
+    return found is None
 
 
 def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1e-5,
@@ -312,8 +340,8 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1
     inputs = [_float64_copy(x) for x in inputs]
     checked = [i for i, x in enumerate(inputs) if getattr(x, "requires_grad", False)]
     return _check(lambda: fn(*inputs), [inputs[i] for i in checked],
-                  [f"input {i}" for i in checked], eps, atol, rtol, seed, fast, directions,
-                  raise_exception)
+                  [f"input {i}" for i in checked], raise_exception, eps=eps, atol=atol,
+                  rtol=rtol, seed=seed, fast=fast, directions=directions)
 
 
 def gradcheck_module(module, fn: Callable, inputs: Sequence, **options) -> bool:
@@ -323,8 +351,8 @@ def gradcheck_module(module, fn: Callable, inputs: Sequence, **options) -> bool:
     The check perturbs the very Parameter objects the module holds: each
     distinct parameter (by identity -- a layer and its cell may both hold it)
     has its ``data`` swapped for a float64 copy for the duration of the check,
-    so every holder computes with the perturbed values. Data, dtype, ``grad``
-    and ``requires_grad`` are put back afterwards, also when the check raises.
+    so every holder computes with the perturbed values (:func:`float64_parameters`).
+    Data, dtype and ``grad`` are put back afterwards, also when the check raises.
     Inputs are numbered first, then the trainable parameters in
     ``named_parameters`` order; messages name both ("input 2 = cell.weight_ih").
     ``options`` go to :func:`gradcheck` (eps, atol, rtol, seed, fast,
@@ -335,23 +363,38 @@ def gradcheck_module(module, fn: Callable, inputs: Sequence, **options) -> bool:
     bound.apply_defaults()
     settings = {k: v for k, v in bound.arguments.items() if k not in ("fn", "inputs")}
     inputs = [_float64_copy(x) for x in inputs]
-    named = list(module.named_parameters())
-    saved = [(p.data, p.grad) for _, p in named]
     checked = [i for i, x in enumerate(inputs) if getattr(x, "requires_grad", False)]
     leaves = [inputs[i] for i in checked]
     labels = [f"input {i}" for i in checked]
-    for k, (name, p) in enumerate(named):
-        if p.requires_grad:
-            leaves.append(p)
-            labels.append(f"input {len(inputs) + k} = {name}")
+    with float64_parameters(module) as named:
+        for k, (name, p) in enumerate(named):
+            if p.requires_grad:
+                leaves.append(p)
+                labels.append(f"input {len(inputs) + k} = {name}")
+        return _check(lambda: fn(*inputs), leaves, labels, **settings)
+
+
+@contextlib.contextmanager
+def float64_parameters(module):
+    """Within the block every distinct parameter of ``module`` holds a float64
+    copy of its data -- in place, on the Parameter object itself, so a layer
+    and its cell holding the same one both see it. Data and ``grad`` are put
+    back afterwards, also on an exception. Yields ``module.named_parameters()``
+    as a list (empty for ``module=None``).
+    """
+    named = [] if module is None else list(module.named_parameters())
+    saved = [(p.data, p.grad) for _, p in named]
     try:
         for _, p in named:
             p.data = p.backend.asarray(p.numpy().astype(np.float64))
             p.grad = None
-        return _check(lambda: fn(*inputs), leaves, labels, **settings)
+        yield named
     finally:
         for (_, p), (data, grad) in zip(named, saved):
             p.data, p.grad = data, grad
+
+
+from .locate import Located, locate  # noqa: E402  (locate builds on the check above)
 
 
 class _CallableModule(types.ModuleType):
