@@ -666,3 +666,4 @@ def plot_curves(runs: dict, path=None, title: str = "", x: str = "step",
         fig.suptitle(title, fontsize=11)
     _save(fig, path)
     return fig
+from .draw_graph import graph  # noqa: E402,F401
