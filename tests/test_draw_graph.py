@@ -54,8 +54,16 @@ def test_gradient_norms_after_backward_with_retain_graph():
     labels = boxes(graph(loss, fmt="dot", grad_norms=True, names={"x": x, "w": w, "b": b}))
     by_name = {lines[0]: lines for lines in labels.values()}
     assert by_name["w"][-1] == f"|grad| {np.linalg.norm(w.grad.numpy()):.3g}"
-    assert by_name["b"][-1] == f"|grad| {abs(b.grad.item()):.3g}"
+    assert by_name["b"][-1] == f"grad {b.grad.item():.3g}"          # one number: signed
     assert not any("grad" in line for line in by_name["x"] + by_name["Mul"])
+
+
+def test_values_of_small_tensors():
+    x, w, b, loss = neuron()
+    by_name = {lines[0]: lines for lines in boxes(graph(loss, fmt="dot", values=True,
+                                                        names={"w": w})).values()}
+    assert by_name["Tanh"][-1] == f"= {loss.item():.4g}"
+    assert by_name["w"][-1] == "= [-0.8, 0.3]"
 
 
 def test_a_freed_graph_is_a_clear_error():

@@ -9,7 +9,8 @@ no Graphviz to produce (paste it into any DOT viewer, or run ``dot -Tsvg``).
   from ``names=``, e.g. ``dict(model.named_parameters())`` -- and a shape.
 * **Gradient norms** (``grad_norms=True``): ||grad|| of every tensor that has
   one after ``backward`` -- the leaves, and intermediates you called
-  ``retain_grad()`` on. Call ``backward(retain_graph=True)``, or the graph is
+  ``retain_grad()`` on (a single number's gradient is shown signed).
+  ``values=True`` adds the values of small tensors. Call ``backward(retain_graph=True)``, or the graph is
   freed and there is nothing left to draw.
 * **Collapsing** (``collapse=True``): an RNN unrolled over T steps records
   the same few ops T times. Runs of at least ``min_repeats`` identical
@@ -43,9 +44,9 @@ class _Drawing:
     blocks: list = field(default_factory=list)          # (keys, repeats)
 
 
-def graph(tensor, fmt: str = "figure", grad_norms: bool = False, collapse: bool = True,
-          names: dict | None = None, path: str | os.PathLike | None = None,
-          min_repeats: int = 3):
+def graph(tensor, fmt: str = "figure", grad_norms: bool = False, values: bool = False,
+          collapse: bool = True, names: dict | None = None,
+          path: str | os.PathLike | None = None, min_repeats: int = 3):
     """Draw the graph recorded behind ``tensor`` (or a list of tensors).
 
     Parameters
@@ -53,7 +54,9 @@ def graph(tensor, fmt: str = "figure", grad_norms: bool = False, collapse: bool 
     tensor : a Tensor made by recorded ops (or a list / tuple of them).
     fmt : "figure" (a matplotlib Figure; a notebook shows it), "svg" (str),
         "png" (bytes) or "dot" (Graphviz text; needs neither Graphviz nor matplotlib).
-    grad_norms : also print ||grad|| next to every tensor that has a ``.grad``.
+    grad_norms : also print ||grad|| next to every tensor that has a ``.grad``
+        (the gradient itself, signed, for a single number).
+    values : also print the values of tensors of at most 4 elements.
     collapse : draw runs of >= ``min_repeats`` identical steps once, marked "× T".
     names : name -> tensor, to label leaves (``dict(model.named_parameters())``,
         ``{"x": x, "W": W}``); other leaves read "leaf" or "const".
@@ -69,7 +72,7 @@ def graph(tensor, fmt: str = "figure", grad_norms: bool = False, collapse: bool 
     if any(t._node is not None and t._node.freed for t in roots):
         raise RuntimeError("graph: backward() has already freed this graph; call "
                            "backward(retain_graph=True) to draw it afterwards")
-    drawing = _describe(roots, grad_norms, collapse, min_repeats,
+    drawing = _describe(roots, grad_norms, values, collapse, min_repeats,
                         {id(t): name for name, t in (names or {}).items()})
     if fmt == "dot":
         result = _dot(drawing)
@@ -89,7 +92,7 @@ def graph(tensor, fmt: str = "figure", grad_norms: bool = False, collapse: bool 
 
 
 # ---- what to draw ----------------------------------------------------------------
-def _describe(roots, grad_norms, collapse, min_repeats, names) -> _Drawing:
+def _describe(roots, grad_norms, values, collapse, min_repeats, names) -> _Drawing:
     nodes = recorded_nodes(*roots)
     blocks = _repeated_runs(nodes, min_repeats) if collapse else []
     where = {}                          # seq -> (block number, step, key of the step-0 node)
@@ -98,7 +101,7 @@ def _describe(roots, grad_norms, collapse, min_repeats, names) -> _Drawing:
             for j in range(period):
                 where[nodes[start + step * period + j].seq] = (b, step, nodes[start + j].seq)
     drawing = _Drawing()
-    norms = {}                          # key -> gradient norms seen
+    shown = {}                          # key -> {id: tensor} of the tensors a box stands for
     consumers = {}                      # id(leaf) -> set of (block, step), None outside blocks
     leaves = {}
     for node in nodes:
@@ -106,8 +109,8 @@ def _describe(roots, grad_norms, collapse, min_repeats, names) -> _Drawing:
         key = ("op", rep)
         drawing.labels.setdefault(key, f"{node.fn.__name__}\n" + _shapes(node.out_meta))
         drawing.colours[key] = _OP
-        for ref in node.outputs:
-            _note_grad(norms, key, ref(), grad_norms)
+        if len(node.outputs) == 1 and node.outputs[0]() is not None:
+            shown.setdefault(key, {})[node.seq] = node.outputs[0]()
         for x in node.inputs:
             if isinstance(x, Tensor) and x._node is None:
                 leaves[id(x)] = x
@@ -130,7 +133,7 @@ def _describe(roots, grad_norms, collapse, min_repeats, names) -> _Drawing:
                 fresh = per_step.get((rep, i), 0) > 1 and consumers[id(x)] == {(b, step)}
                 src = ("leaf", rep, i) if fresh else ("leaf", id(x))
                 leaf_keys.setdefault(src, x)
-                _note_grad(norms, src, x, grad_norms)
+                shown.setdefault(src, {})[id(x)] = x
                 recurrent = False
             else:
                 xb, xstep, xrep = where.get(x._node.seq, (None, None, x._node.seq))
@@ -141,16 +144,14 @@ def _describe(roots, grad_norms, collapse, min_repeats, names) -> _Drawing:
     for root in roots:
         if root._node is None:
             leaf_keys.setdefault(("leaf", id(root)), root)
-            _note_grad(norms, ("leaf", id(root)), root, grad_norms)
+            shown.setdefault(("leaf", id(root)), {})[id(root)] = root
     for key, x in leaf_keys.items():
         name = names.get(id(x), "leaf" if x.requires_grad else "const")
         drawing.labels[key] = f"{name}\n{_shape(x.shape)}" + (
             "\nrequires_grad" if x.requires_grad else "")
         drawing.colours[key] = _LEAF if x.requires_grad else _CONST
-    for key, values in norms.items():
-        low, high = min(values), max(values)
-        drawing.labels[key] += (f"\n|grad| {low:.3g}" if low == high else
-                                f"\n|grad| {low:.3g}..{high:.3g}")
+    for key, tensors in shown.items():
+        drawing.labels[key] += _annotation(list(tensors.values()), values, grad_norms)
     for start, period, repeats in blocks:
         members = [("op", nodes[start + j].seq) for j in range(period)]
         members += [k for k in leaf_keys if k[0] == "leaf" and len(k) == 3
@@ -159,9 +160,22 @@ def _describe(roots, grad_norms, collapse, min_repeats, names) -> _Drawing:
     return drawing
 
 
-def _note_grad(norms, key, t, wanted) -> None:
-    if wanted and t is not None and t.grad is not None:
-        norms.setdefault(key, []).append(float(np.linalg.norm(t.grad.numpy())))
+def _annotation(tensors, values: bool, grads: bool) -> str:
+    """Extra lines for a box: its value (one small tensor) and its gradient --
+    signed for a single number, else the norm; min..max over the steps of a box."""
+    text = ""
+    if values and len(tensors) == 1 and tensors[0].size <= 4:
+        v = tensors[0].numpy().astype(float)
+        text += "\n= " + (f"{v.item():.4g}" if v.size == 1 else
+                          "[" + ", ".join(f"{e:.3g}" for e in v.ravel()) + "]")
+    with_grad = [t.grad.numpy().astype(float) for t in tensors if grads and t.grad is not None]
+    if with_grad:
+        scalar = all(g.size == 1 for g in with_grad)
+        found = [g.item() if scalar else float(np.linalg.norm(g)) for g in with_grad]
+        low, high = min(found), max(found)
+        text += ("\ngrad " if scalar else "\n|grad| ") + (
+            f"{low:.3g}" if low == high else f"{low:.3g}..{high:.3g}")
+    return text
 
 
 def _shape(shape) -> str:
