@@ -18,22 +18,13 @@ import pytest
 
 import tinyrnn as tr
 from tinyrnn import nn
+from tinyrnn.autograd import recorded_nodes
 from tinyrnn.gradcheck import GradcheckError, gradcheck_module
 
 
 def ops_in_graph(outputs) -> dict:
     """Name -> Function class of every op recorded behind ``outputs``."""
-    found, seen = {}, set()
-    stack = [t._node for t in outputs if t._node is not None]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        found[node.fn.__name__] = node.fn
-        stack.extend(x._node for x in node.inputs
-                     if isinstance(x, tr.Tensor) and x._node is not None)
-    return found
+    return {node.fn.__name__: node.fn for node in recorded_nodes(*outputs)}
 
 
 def plant_wrong_backward(monkeypatch, op: type, factor: float = 1.1) -> None:
