@@ -10,8 +10,9 @@ no Graphviz to produce (paste it into any DOT viewer, or run ``dot -Tsvg``).
 * **Gradient norms** (``grad_norms=True``): ||grad|| of every tensor that has
   one after ``backward`` -- the leaves, and intermediates you called
   ``retain_grad()`` on (a single number's gradient is shown signed).
-  ``values=True`` adds the values of small tensors. Call ``backward(retain_graph=True)``, or the graph is
-  freed and there is nothing left to draw.
+  ``values=True`` adds the values of small tensors. Call
+  ``backward(retain_graph=True)``, or the graph is freed and there is
+  nothing left to draw.
 * **Collapsing** (``collapse=True``): an RNN unrolled over T steps records
   the same few ops T times. Runs of at least ``min_repeats`` identical
   steps (same ops, same shapes, in the same order) are drawn once, inside a
