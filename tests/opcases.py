@@ -17,7 +17,9 @@ from tinyrnn.ops.reduce import Sum, Mean, Max, Min, LogSumExp
 from tinyrnn.ops.linalg import MatMul
 from tinyrnn.ops.shape import (Reshape, Permute, BroadcastTo, GetItem, Take, Concat,
                                Stack, Split)
-from tinyrnn.ops.nn import Softmax, LogSoftmax, CrossEntropy, LayerNorm, Dropout
+from tinyrnn.ops.softmax import Softmax, LogSoftmax, CrossEntropy
+from tinyrnn.ops.normalization import LayerNorm
+from tinyrnn.ops.dropout import Dropout
 
 
 def _tied_pair():

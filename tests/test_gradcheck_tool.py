@@ -237,3 +237,132 @@ def test_gradcheck_module_checks_nested_parameters_and_puts_them_back():
     with pytest.raises(GradcheckError, match="input 1 "):        # inputs: x, inner.weight, ...
         gradcheck_module(model, lambda x: model(x, TanhForgetsDerivative.apply), [x_const])
     assert [p for p in model.parameters()] == before
+
+
+# ---- non-finite gradients never pass (issue 10, item 1) ---------------------------
+class TanhNonFinite(Tanh):
+    """Wrong: dx = dy * BAD (NaN or inf) -- a comparison with NaN is False, so a
+    plain ``error > tol`` test would let it through."""
+
+    BAD = float("nan")
+
+    @classmethod
+    def backward(cls, ctx, dy):
+        return dy * cls.BAD
+
+
+class TanhInfinite(TanhNonFinite):
+    BAD = float("inf")
+
+
+class SqrtPastZero(Function):
+    """sqrt(x), NaN for x < 0; backward (finite everywhere) is fine elsewhere.
+    At x = 1e-7 the numeric derivative steps below 0: a non-finite *numeric* gradient."""
+
+    @staticmethod
+    def forward(ctx, x):
+        xp = ctx.xp
+        y = xp.where(x >= 0, xp.sqrt(xp.abs(x)), xp.nan)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        (y,) = ctx.saved
+        return dy * 0.5 / ctx.xp.maximum(y, 1e-3)
+
+
+@pytest.mark.parametrize("op", [TanhNonFinite, TanhInfinite], ids=["nan", "inf"])
+@pytest.mark.parametrize("fast", [False, True], ids=["full", "fast"])
+def test_non_finite_analytic_gradient_is_rejected(op, fast, backend):
+    x = randn(2, 3)
+    with pytest.raises(GradcheckError,
+                       match=r"input 0 \(shape \(2, 3\)\) is non-finite at index \(0, 0\)"):
+        tr.gradcheck(lambda t: op.apply(t), [x], fast=fast)
+    assert tr.gradcheck(lambda t: op.apply(t), [x], fast=fast, raise_exception=False) is False
+
+
+@pytest.mark.parametrize("fast", [False, True], ids=["full", "fast"])
+def test_non_finite_numeric_gradient_is_rejected(fast, backend):
+    x = tr.tensor(np.array([1.0, 1e-7, 2.0]), dtype="float64", requires_grad=True)
+    expected = r"input 0 .*non-finite at index \(1,\)" if not fast else \
+        r"input 0 .*is non-finite: analytic .*, numeric nan"
+    with pytest.raises(GradcheckError, match=expected):
+        tr.gradcheck(lambda t: SqrtPastZero.apply(t), [x], fast=fast)
+    assert tr.gradcheck(lambda t: SqrtPastZero.apply(t), [x], fast=fast,
+                        raise_exception=False) is False
+
+
+@pytest.mark.parametrize("op", [TanhNonFinite, TanhInfinite], ids=["nan", "inf"])
+@pytest.mark.parametrize("fast", [False, True], ids=["full", "fast"])
+def test_gradcheck_module_rejects_non_finite_gradients(op, fast):
+    from tinyrnn.gradcheck import gradcheck_module
+    model = _TwoLayers()
+    x = tr.randn(4, 3)
+    with pytest.raises(GradcheckError, match=r"input 1 = inner\.weight .*non-finite at index"):
+        gradcheck_module(model, lambda x: model(x, op.apply), [x], fast=fast)
+    assert gradcheck_module(model, lambda x: model(x, op.apply), [x], fast=fast,
+                            raise_exception=False) is False
+
+
+def test_rel_error_of_non_finite_values_never_looks_small():
+    """inf, so that both ``err < tol`` and ``err > tol`` read as a failure."""
+    nan, inf = float("nan"), float("inf")
+    for a, b in [(nan, 1.0), ([1.0, nan], [1.0, 1.0]), (nan, nan), (inf, inf), (1.0, -inf)]:
+        err = rel_error(a, b)
+        assert err == inf and not err < 1e-7 and err > 1e-7
+    x, df = np.array([1.0, -1.0]), np.ones(2)
+    numeric = eval_numerical_gradient_array(lambda v: np.where(v > 0, v, np.nan), x, df)
+    assert rel_error(numeric, [1.0, 0.0]) == inf
+
+
+# ---- fast mode: several directions (issue 10) ---------------------------------------
+class TanhOnePercentOff(Tanh):
+    """Wrong by a factor: dx = dy * (1 - y**2) * FACTOR."""
+
+    FACTOR = 1.01
+
+    @classmethod
+    def backward(cls, ctx, dy):
+        (y,) = ctx.saved
+        return dy * (1 - y * y) * cls.FACTOR
+
+
+class TanhTwoPercentLow(TanhOnePercentOff):
+    FACTOR = 0.98
+
+
+def _recurrence(xs, w, bad_step=None, bad_op=None):
+    """h_t = tanh(h_{t-1} W + x_t), one step's tanh replaced by ``bad_op``."""
+    h = tr.zeros(w.shape[0], dtype="float64")
+    for t in range(xs.shape[0]):
+        h = (bad_op.apply if t == bad_step else tr.tanh)(h @ w + xs[t])
+    return h
+
+
+@pytest.mark.parametrize("bad_op", [TanhOnePercentOff, TanhTwoPercentLow])
+def test_fast_mode_default_directions_catch_a_small_error_in_one_step_of_200(bad_op):
+    """A 1-2% error in the backward of step 192 of a 200-step recurrence: one
+    random direction lets it pass for most seeds, the default directions for none."""
+    xs, w = randn(200, 3), randn(3, 3, scale=0.5)
+    wrong = lambda a, b: _recurrence(a, b, bad_step=192, bad_op=bad_op)       # noqa: E731
+    seeds = range(5)
+    one = [tr.gradcheck(wrong, [xs, w], fast=True, seed=s, directions=1,
+                        raise_exception=False) for s in seeds]
+    assert sum(one) >= 2, one                   # why one direction is not enough
+    default = [tr.gradcheck(wrong, [xs, w], fast=True, seed=s, raise_exception=False)
+               for s in seeds]
+    assert not any(default), default
+    assert all(tr.gradcheck(_recurrence, [xs, w], fast=True, seed=s) for s in seeds)
+
+
+def test_fast_mode_names_the_failing_direction_and_checks_directions():
+    from tinyrnn.gradcheck import DEFAULT_DIRECTIONS
+    with pytest.raises(GradcheckError, match=rf"direction \d+ of {DEFAULT_DIRECTIONS}"):
+        tr.gradcheck(lambda t: TanhForgetsDerivative.apply(t), [randn(3)], fast=True)
+    with pytest.raises(GradcheckError, match=r"direction \d+ of 3\b"):
+        tr.gradcheck(lambda t: TanhForgetsDerivative.apply(t), [randn(3)], fast=True,
+                     directions=3)
+    for bad in (0, -1, 2.5):
+        with pytest.raises(ValueError, match="directions must be a positive integer"):
+            tr.gradcheck(tr.tanh, [randn(3)], fast=True, directions=bad)

@@ -225,3 +225,141 @@ def test_clip_grad_value(backend):
     assert str(a.grad.dtype).endswith("float32")
     with pytest.raises(ValueError, match="clip_value must be positive"):
         clip_grad_value_([a], -1)
+
+
+# ---- min-char-rnn, reproduced exactly (issue 10) -----------------------------------------
+def test_adagrad_eps_placement_hand_computed():
+    """First step, G = g^2: PyTorch's placement moves by ~lr * sign(g) whatever |g|,
+    min-char-rnn's by lr * g / sqrt(g^2 + eps) -- 100 times less for |g| = 1e-6."""
+    g = [1e-6, -2.0]
+    torch_like = run(lambda ps: optim.Adagrad(ps, lr=0.1), [g], dtype="float64")
+    min_char = run(lambda ps: optim.Adagrad(ps, lr=0.1, eps_inside_sqrt=True), [g],
+                   dtype="float64")
+    np.testing.assert_allclose(torch_like.numpy(), [1 - 0.1 * 1e-6 / (1e-6 + 1e-8),
+                                                    -2 + 0.1 * 2 / (2 + 1e-8)],
+                               rtol=1e-12)
+    np.testing.assert_allclose(min_char.numpy(), [1 - 0.1 * 1e-6 / math.sqrt(1e-12 + 1e-8),
+                                                  -2 + 0.2 / math.sqrt(4 + 1e-8)], rtol=1e-12)
+    assert abs(torch_like.numpy()[0] - min_char.numpy()[0]) > 0.09
+    with pytest.raises(TypeError, match="eps_inside_sqrt must be True or False"):
+        optim.Adagrad([param()], eps_inside_sqrt="yes")
+    assert "eps_inside_sqrt=True" in repr(optim.Adagrad([param()], eps_inside_sqrt=True))
+
+
+class MinCharRNN:
+    """Karpathy's min-char-rnn, transcribed in NumPy from its published equations:
+
+    h_t = tanh(Wxh x_t + Whh h_{t-1} + bh),  y_t = Why h_t + by,
+    loss = sum_t -log softmax(y_t)[target_t]; backprop through the 25 steps,
+    clip every gradient to [-5, 5], and Adagrad: mem += d^2,
+    param -= lr * d / sqrt(mem + 1e-8).
+    """
+
+    def __init__(self, weights: dict, lr: float):
+        self.p = {k: v.copy() for k, v in weights.items()}
+        self.mem = {k: np.zeros_like(v) for k, v in weights.items()}
+        self.lr = lr
+
+    def step(self, inputs, targets, hprev):
+        Wxh, Whh, Why, bh, by = (self.p[k] for k in ("Wxh", "Whh", "Why", "bh", "by"))
+        V = Wxh.shape[1]
+        xs, hs, ps = {}, {-1: hprev}, {}
+        loss = 0.0
+        for t, (i, j) in enumerate(zip(inputs, targets)):
+            xs[t] = np.zeros((V, 1))
+            xs[t][i] = 1.0
+            hs[t] = np.tanh(Wxh @ xs[t] + Whh @ hs[t - 1] + bh)
+            y = Why @ hs[t] + by
+            ps[t] = np.exp(y - y.max()) / np.sum(np.exp(y - y.max()))
+            loss -= np.log(ps[t][j, 0])
+        d = {k: np.zeros_like(v) for k, v in self.p.items()}
+        dhnext = np.zeros_like(hprev)
+        for t in reversed(range(len(inputs))):
+            dy = ps[t].copy()
+            dy[targets[t]] -= 1.0
+            d["Why"] += dy @ hs[t].T
+            d["by"] += dy
+            dhraw = (1 - hs[t] ** 2) * (Why.T @ dy + dhnext)
+            d["bh"] += dhraw
+            d["Wxh"] += dhraw @ xs[t].T
+            d["Whh"] += dhraw @ hs[t - 1].T
+            dhnext = Whh.T @ dhraw
+        for k in self.p:
+            np.clip(d[k], -5, 5, out=d[k])
+            self.mem[k] += d[k] * d[k]
+            self.p[k] -= self.lr * d[k] / np.sqrt(self.mem[k] + 1e-8)
+        return loss, hs[len(inputs) - 1]
+
+
+def _tinyrnn_min_char_rnn(weights: dict, lr: float, eps_inside_sqrt: bool):
+    """The same model from tinyrnn's parts: a composed RNN layer, Linear, cross-entropy,
+    clip_grad_value_ and Adagrad. min-char-rnn has one hidden bias: ours is b_ih,
+    and b_hh stays a frozen zero."""
+    H, V = weights["Wxh"].shape
+    rnn = nn.RNN(V, H, fused=False).double()
+    decoder = nn.Linear(H, V).double()
+    rnn.load_state_dict({"weight_ih_l0": weights["Wxh"], "weight_hh_l0": weights["Whh"],
+                         "bias_ih_l0": weights["bh"][:, 0], "bias_hh_l0": np.zeros(H)})
+    decoder.load_state_dict({"weight": weights["Why"], "bias": weights["by"][:, 0]})
+    rnn.bias_hh_l0.requires_grad_(False)
+    params = [p for p in rnn.parameters() + decoder.parameters() if p.requires_grad]
+    opt = optim.Adagrad(params, lr=lr, eps_inside_sqrt=eps_inside_sqrt)
+    eye = np.eye(V)
+
+    def step(inputs, targets, hprev):
+        x = tr.tensor(eye[inputs][:, None, :], dtype="float64")            # (T, 1, V)
+        out, (h,) = rnn(x, [tr.tensor(hprev.T, dtype="float64")])
+        loss = tr.cross_entropy(decoder(out[:, 0]), tr.tensor(np.asarray(targets)),
+                                reduction="sum")
+        opt.zero_grad()
+        loss.backward()
+        clip_grad_value_(params, 5.0)
+        opt.step()
+        return loss.item(), h.numpy().T
+
+    def weights_now():
+        return {"Wxh": rnn.weight_ih_l0.numpy(), "Whh": rnn.weight_hh_l0.numpy(),
+                "bh": rnn.bias_ih_l0.numpy()[:, None], "Why": decoder.weight.numpy(),
+                "by": decoder.bias.numpy()[:, None]}
+    return step, weights_now
+
+
+def _train(step, data, iterations, H, seq_length=25):
+    """min-char-rnn's loop: walk the data in chunks of 25, carrying h; restart at the end."""
+    pointer, hprev, losses = 0, np.zeros((H, 1)), []
+    for _ in range(iterations):
+        if pointer + seq_length + 1 >= len(data):
+            pointer, hprev = 0, np.zeros((H, 1))
+        chunk = data[pointer:pointer + seq_length + 1]
+        loss, hprev = step(list(chunk[:-1]), list(chunk[1:]), hprev)
+        losses.append(loss)
+        pointer += seq_length
+    return losses
+
+
+def test_min_char_rnn_is_reproduced_to_1e_10_over_300_iterations():
+    V, H, lr, iterations = 7, 12, 0.1, 300
+    rng = np.random.default_rng(100)
+    # a text with structure (so the weights move), over a 7-character vocabulary
+    data = np.array([(3 * k + (k // 7) % 3) % V for k in range(1200)])
+    data[rng.random(len(data)) < 0.1] = 6
+    weights = {"Wxh": rng.standard_normal((H, V)) * 0.01,
+               "Whh": rng.standard_normal((H, H)) * 0.01,
+               "Why": rng.standard_normal((V, H)) * 0.01,
+               "bh": np.zeros((H, 1)), "by": np.zeros((V, 1))}
+    reference = MinCharRNN(weights, lr)
+    ref_losses = _train(reference.step, data, iterations, H)
+    step, weights_now = _tinyrnn_min_char_rnn(weights, lr, eps_inside_sqrt=True)
+    losses = _train(step, data, iterations, H)
+    np.testing.assert_allclose(losses, ref_losses, rtol=0, atol=1e-10)
+    assert ref_losses[-1] < 0.5 * ref_losses[0]                          # it did learn
+    ours = weights_now()
+    for k in weights:
+        np.testing.assert_allclose(ours[k], reference.p[k], rtol=0, atol=1e-10, err_msg=k)
+        assert np.abs(reference.p[k] - weights[k]).max() > 0.05, k        # and moved
+    # PyTorch's placement of eps is a different trajectory, from the first update on
+    step, weights_now = _tinyrnn_min_char_rnn(weights, lr, eps_inside_sqrt=False)
+    _train(step, data, 1, H)
+    first = MinCharRNN(weights, lr)
+    _train(first.step, data, 1, H)
+    assert max(np.abs(weights_now()[k] - first.p[k]).max() for k in weights) > 0.05

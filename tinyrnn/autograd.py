@@ -44,7 +44,8 @@ import weakref
 
 from .backend import BackendError
 
-__all__ = ["Function", "no_grad", "enable_grad", "is_grad_enabled", "sum_to", "backward"]
+__all__ = ["Function", "no_grad", "enable_grad", "is_grad_enabled", "sum_to", "backward",
+           "recorded_nodes"]
 
 _grad_enabled = True
 _node_count = itertools.count(1)     # sequence numbers of recorded nodes
@@ -108,7 +109,8 @@ class Context:
     """What ``forward`` leaves for ``backward``; also the node of the graph.
 
     Ops may set any attribute on it (``ctx.axis = axis``). The engine uses:
-    ``inputs`` (the input tensors and constants), ``saved`` (arrays kept by
+    ``inputs`` (the input tensors and constants), ``options`` (the keyword
+    arguments of ``apply``), ``saved`` (arrays kept by
     ``save_for_backward``), ``needs_input_grad`` (one bool per input),
     ``seq`` (its sequence number), ``outputs`` (weak references) and ``out_grads``.
     During backward, ``retain_graph`` tells whether the saved arrays must
@@ -180,6 +182,7 @@ class Function:
             (Tensor._make(out, backend, record),)
         if record:
             ctx.inputs = inputs
+            ctx.options = kwargs            # with inputs: enough to replay the op
             ctx.needs_input_grad = tuple(needs)
             ctx.versions = tuple(versions)
             ctx.seq = next(_node_count)
@@ -328,6 +331,23 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
         if not retain_graph:
             node.inputs = node.saved = None
             node.freed = True
+
+
+def recorded_nodes(*outputs) -> list:
+    """Every node of the graph behind ``outputs`` (tensors), in the order they
+    were recorded (by sequence number: the forward pass as run)."""
+    found = {}
+    stack = [t._node for t in outputs if isinstance(t, Tensor) and t._node is not None]
+    while stack:
+        node = stack.pop()
+        if node.seq in found:
+            continue
+        found[node.seq] = node
+        if node.freed:
+            raise RuntimeError(_FREED_MESSAGE)
+        stack.extend(x._node for x in node.inputs
+                     if isinstance(x, Tensor) and x._node is not None)
+    return [found[seq] for seq in sorted(found)]
 
 
 from .tensor import Tensor  # noqa: E402  (tensor.py needs Function defined first)

@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 
+from .backend import host_dtype
 from .tensor import Tensor
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "StepDecay"]
@@ -67,8 +68,8 @@ class Optimizer:
             p.grad = None
 
     def step(self) -> None:
-        """Update every parameter that has a gradient, in place (``p.data`` is
-        replaced by a new array and ``p._version`` bumped)."""
+        """Update every parameter that has a gradient, in place (``p.assign_``:
+        ``p.data`` is replaced by a new array and its version bumped)."""
         for p, state in zip(self.params, self.state):
             if p.grad is None:
                 continue
@@ -79,8 +80,7 @@ class Optimizer:
                 if key not in state:
                     state[key] = p.backend.xp.zeros_like(p.data)
             state["step"] += 1
-            p.data = self.update(p.backend.xp, p.data, g, state)
-            p._version += 1
+            p.assign_(self.update(p.backend.xp, p.data, g, state))
 
     def update(self, xp, p, g, state):
         raise NotImplementedError
@@ -133,10 +133,10 @@ class Optimizer:
         for i, (p, state) in enumerate(zip(self.params, self.state)):
             state.clear()
             state["step"] = int(d[f"step.{i}"])
-            host_dtype = np.dtype(str(p.dtype).rsplit(".", 1)[-1])
+            dtype = host_dtype(p.dtype)
             for key in self.buffers:
                 if f"{key}.{i}" in d:
-                    host = np.asarray(d[f"{key}.{i}"], dtype=host_dtype)
+                    host = np.asarray(d[f"{key}.{i}"], dtype=dtype)
                     state[key] = p.backend.asarray(host.copy())
 
     def __repr__(self) -> str:
@@ -181,21 +181,47 @@ class SGD(Optimizer):
 class Adagrad(Optimizer):
     """Adagrad (Duchi et al. 2011): each weight's step shrinks with its gradient history.
 
-    G <- G + g^2;   p <- p - lr * g / (sqrt(G) + eps)
-    (min-char-rnn writes sqrt(G + eps); the two differ only near G = 0.)
+    G <- G + g^2 (G starts at 0), then, by default (PyTorch's placement of eps)::
+
+        p <- p - lr * g / (sqrt(G) + eps)
+
+    or, with ``eps_inside_sqrt=True`` (Karpathy's min-char-rnn, eps = 1e-8)::
+
+        p <- p - lr * g / sqrt(G + eps)
+
+    These are different rules, not the same one up to rounding: eps inside
+    the root floors the denominator at sqrt(eps) = 1e-4, outside at eps =
+    1e-8. They agree only where sqrt(G) >> 1e-4; for a weight whose
+    gradients stay small they do not. The very first step shows it: with
+    G = g^2, PyTorch's moves every weight by about lr * sign(g) however tiny
+    g is, min-char-rnn's by lr * g / sqrt(g^2 + 1e-8), e.g. 100 times less
+    for |g| = 1e-6. Use ``eps_inside_sqrt=True`` to reproduce min-char-rnn.
+    The placement is a choice made when building the optimizer; it is not
+    part of ``state_dict``.
     """
 
     hyper = ("eps",)
     buffers = ("sum_sq",)
 
-    def __init__(self, params, lr: float = 1e-2, eps: float = 1e-8, weight_decay: float = 0.0):
+    def __init__(self, params, lr: float = 1e-2, eps: float = 1e-8, weight_decay: float = 0.0,
+                 eps_inside_sqrt: bool = False):
         super().__init__(params, lr, weight_decay)
         _check_positive("Adagrad", "eps", eps)
+        if not isinstance(eps_inside_sqrt, bool):
+            raise TypeError(f"Adagrad: eps_inside_sqrt must be True or False; "
+                            f"got {eps_inside_sqrt!r}")
         self.eps = float(eps)
+        self.eps_inside_sqrt = eps_inside_sqrt
 
     def update(self, xp, p, g, state):
         state["sum_sq"] = state["sum_sq"] + g * g
+        if self.eps_inside_sqrt:
+            return p - self.lr * g / xp.sqrt(state["sum_sq"] + self.eps)
         return p - self.lr * g / (xp.sqrt(state["sum_sq"]) + self.eps)
+
+    def __repr__(self) -> str:
+        inside = ", eps_inside_sqrt=True" if self.eps_inside_sqrt else ""
+        return super().__repr__()[:-1] + inside + ")"
 
 
 class RMSprop(Optimizer):

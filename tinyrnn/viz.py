@@ -26,11 +26,12 @@ import os
 
 import numpy as np
 
+from .draw_graph import graph
 from .inspect import (as_array, bptt_gradient_norms, gate_names, gate_saturation,
                       indent_depth, inside_string, line_position, rank_units, trace,
                       unit_values)
 
-__all__ = ["trace", "unit_values", "activation_html", "plot_activation", "rank_units",
+__all__ = ["graph", "trace", "unit_values", "activation_html", "plot_activation", "rank_units",
            "inside_string", "line_position", "indent_depth", "gate_saturation",
            "plot_gate_saturation", "plot_rwa_weights", "bptt_gradient_norms",
            "plot_gradient_norms", "plot_curves"]
