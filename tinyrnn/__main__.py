@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import bridge
 from .backend import BackendError
 from .checkpoint import CheckpointError
 from .data import DataError
 from .train import (MODELS, OPTIMIZERS, Diverged, TrainConfig, TrainError, Trainer,
                     load_model, resolve_config)
 
-EXPECTED_ERRORS = (TrainError, DataError, CheckpointError, BackendError)
+EXPECTED_ERRORS = (TrainError, DataError, CheckpointError, BackendError, bridge.BridgeError)
 DEFAULTS = TrainConfig()
 
 
@@ -148,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(metavar="COMMAND", required=True)
     _train_parser(sub)
     _sample_parser(sub)
+    bridge.add_commands(sub)           # export, import: the bridge to PyTorch
     return parser
 
 
@@ -183,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         return e.code if isinstance(e.code, int) else 2
     prog = f"python -m tinyrnn {args.command}"
     try:
-        return run_train(args) if args.command == "train" else run_sample(args)
+        run = getattr(args, "run", None) or (run_train if args.command == "train" else run_sample)
+        return run(args)
     except Diverged as e:
         print(f"{prog}: {e}", file=sys.stderr)
         return 3
