@@ -16,10 +16,13 @@ Only plain RNN, LSTM and GRU models cross (PyTorch has no RWA, fast-weights or
 layer-norm cells). Writing needs the ``safetensors`` package
 (``pip install "tinyrnn[bridge]"``); nothing is ever pickled.
 """
-from .charlm import (TORCH_CELLS, checkpoint_from_safetensors, export_safetensors,
-                     import_safetensors, torch_shapes)
+from .charlm import (TORCH_CELLS, check_torch_cell, checkpoint_from_safetensors,
+                     export_safetensors, import_safetensors, load_charlm,
+                     model_from_safetensors, save_charlm, torch_shapes, write_safetensors)
 from .cli import add_commands
 from .safetensors_file import BridgeError, read_header
 
-__all__ = ["BridgeError", "TORCH_CELLS", "add_commands", "checkpoint_from_safetensors",
-           "export_safetensors", "import_safetensors", "read_header", "torch_shapes"]
+__all__ = ["BridgeError", "TORCH_CELLS", "add_commands", "check_torch_cell",
+           "checkpoint_from_safetensors", "export_safetensors", "import_safetensors",
+           "load_charlm", "model_from_safetensors", "read_header", "save_charlm",
+           "torch_shapes", "write_safetensors"]

@@ -36,7 +36,9 @@ from ..data import CharVocab, DataError, load_text
 from ..nn.charlm import CharLM
 from .safetensors_file import BridgeError, read_header, read_tensors, write
 
-__all__ = ["TORCH_CELLS", "FORMAT", "torch_shapes", "infer_config", "export_safetensors",
+__all__ = ["TORCH_CELLS", "FORMAT", "load_charlm", "save_charlm", "charlm_checkpoint",
+           "torch_shapes", "check_torch_cell", "infer_config", "write_safetensors",
+           "export_safetensors", "model_from_safetensors",
            "checkpoint_from_safetensors", "import_safetensors"]
 
 FORMAT = "tinyrnn.charlm"
@@ -46,11 +48,20 @@ SIZES = ("vocab_size", "hidden_size", "num_layers", "cell")
 
 
 # ---- the run layer's checkpoint, in two functions (re-point them if it changes) ----
-def load_charlm(path: str):
-    """``(model, vocab)`` of a ``python -m tinyrnn train`` checkpoint (as ``sample`` reads it)."""
+def load_charlm(path: str, vocab_from: str | None = None):
+    """``(model, vocab)`` from a ``python -m tinyrnn train`` checkpoint (read as ``sample``
+    reads it) or, for a name ending in ``.safetensors``, from such a file."""
+    if os.fspath(path).endswith(".safetensors"):
+        return model_from_safetensors(path, vocab_from)
     from ..train import load_model
     model, vocab, _ = load_model(path)
     return model, vocab
+
+
+def save_charlm(path: str, model: CharLM, vocab: CharVocab) -> None:
+    """Write ``model`` as a char-LM checkpoint at step 0 (atomically)."""
+    from ..checkpoint import save
+    save(path, *charlm_checkpoint(model, vocab))
 
 
 def charlm_checkpoint(model: CharLM, vocab: CharVocab) -> tuple[dict, dict]:
@@ -72,9 +83,10 @@ def charlm_checkpoint(model: CharLM, vocab: CharVocab) -> tuple[dict, dict]:
         else:
             scalars[key] = value
     arrays.update({f"history/{key}": np.zeros(0) for key in HISTORY})
+    rng = np.random.default_rng(train.seed)            # as tinyrnn.manual_seed(seed)
     meta = {"kind": KIND, "model": config, "vocab": vocab.to_dict(),
             "train": train.to_dict(), "step": 0, "epoch": 0, "position": 0,
-            "best_val": None, "rng_state": np.random.default_rng(train.seed).bit_generator.state,
+            "best_val": None, "rng_state": rng.bit_generator.state,
             "state_structure": None, "optimizer_scalars": scalars}
     return arrays, meta
 
@@ -96,7 +108,7 @@ def torch_shapes(config: dict) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def check_exportable(config: dict, what: str) -> None:
+def check_torch_cell(config: dict, what: str) -> None:
     """Only models PyTorch has a module for: RNN, LSTM, GRU, without layer norm."""
     cell = str(config.get("cell")).lower()
     if cell not in GATES or config.get("layer_norm"):
@@ -145,7 +157,7 @@ def infer_config(shapes: dict[str, tuple], declared: dict, where: str) -> dict:
     if not facts["bias"]:
         config["bias"] = False
     config.update({k: v for k, v in said.items() if k not in facts and k != "embedding_dim"})
-    check_exportable(config, where)
+    check_torch_cell(config, where)
     return config
 
 
@@ -164,6 +176,15 @@ def _check_names(entries: dict, expected: dict, where: str) -> None:
 
 
 # ---- export and import --------------------------------------------------------------
+def write_safetensors(path: str, model: CharLM, vocab: CharVocab) -> None:
+    """Write ``model``'s weights under PyTorch's names, config and vocab as metadata."""
+    config = model.config()
+    check_torch_cell(config, "the model")
+    tensors = {k: np.asarray(v) for k, v in model.state_dict().items()}
+    write(path, tensors, {"format": FORMAT, "vocab": vocab.chars,
+                          "config": json.dumps(config, sort_keys=True)})
+
+
 def export_safetensors(checkpoint_path: str, out: str) -> dict:
     """Write a char-LM checkpoint's weights under PyTorch's names to ``out``.
 
@@ -171,12 +192,9 @@ def export_safetensors(checkpoint_path: str, out: str) -> dict:
     modules for (RWA, fast weights, layer norm).
     """
     model, vocab = load_charlm(checkpoint_path)
-    config = model.config()
-    check_exportable(config, f"checkpoint {checkpoint_path!r}")
-    tensors = {k: np.asarray(v) for k, v in model.state_dict().items()}
-    metadata = {"format": FORMAT, "vocab": vocab.chars, "config": json.dumps(config)}
-    write(out, tensors, metadata)
-    return config
+    check_torch_cell(model.config(), f"checkpoint {checkpoint_path!r}")
+    write_safetensors(out, model, vocab)
+    return model.config()
 
 
 def _vocabulary(metadata: dict, vocab_from: str | None, where: str) -> CharVocab:
@@ -202,9 +220,9 @@ def _vocabulary(metadata: dict, vocab_from: str | None, where: str) -> CharVocab
     return vocab
 
 
-def checkpoint_from_safetensors(path: str, vocab_from: str | None = None
-                                ) -> tuple[dict, dict]:
-    """``(arrays, meta)`` of a char-LM checkpoint holding a safetensors file's model.
+def model_from_safetensors(path: str, vocab_from: str | None = None
+                           ) -> tuple[CharLM, CharVocab]:
+    """``(model, vocab)`` of a safetensors file written by export or by PyTorch.
 
     The header is checked (:func:`~.safetensors_file.read_header`), then the
     names and shapes against the config the shapes imply, before any tensor
@@ -237,12 +255,17 @@ def checkpoint_from_safetensors(path: str, vocab_from: str | None = None
         model.load_state_dict(tensors)
     except (ValueError, TypeError) as e:
         raise BridgeError(f"{where}: {e}") from None
-    return charlm_checkpoint(model, vocab)
+    return model.eval(), vocab
+
+
+def checkpoint_from_safetensors(path: str, vocab_from: str | None = None
+                                ) -> tuple[dict, dict]:
+    """``(arrays, meta)`` of a char-LM checkpoint (step 0) of a safetensors file's model."""
+    return charlm_checkpoint(*model_from_safetensors(path, vocab_from))
 
 
 def import_safetensors(path: str, out: str, vocab_from: str | None = None) -> dict:
     """Write the char-LM checkpoint of a safetensors file to ``out``; returns its config."""
-    from ..checkpoint import save
-    arrays, meta = checkpoint_from_safetensors(path, vocab_from)
-    save(out, arrays, meta)
-    return meta["model"]
+    model, vocab = model_from_safetensors(path, vocab_from)
+    save_charlm(out, model, vocab)
+    return model.config()
