@@ -110,7 +110,8 @@ def torch_charlm(config: dict):
     """``nn.Embedding -> nn.RNN/LSTM/GRU -> nn.Linear`` for a CharLM ``config``.
 
     Its ``state_dict`` has CharLM's names and shapes. A one-hot model's
-    embedding is the identity and is frozen, so that it stays one-hot.
+    embedding is the identity and is frozen, so that it stays one-hot. (The
+    class is made here so that this file imports without PyTorch.)
     """
     import torch
     from torch import nn
@@ -218,6 +219,7 @@ def prepare(args, world: int) -> None:
 
 
 def worker(rank: int, world: int, args) -> None:
+    """Process ``rank`` of ``world``: load, check (rank 0), train, write (rank 0)."""
     import torch
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
@@ -244,7 +246,7 @@ def worker(rank: int, world: int, args) -> None:
                 raise TrainError(f"PyTorch's logits differ from tinyrnn's by {diff:.3g}")
         torch.manual_seed(args.seed + rank)          # each process its own dropout
         ddp = DistributedDataParallel(net, device_ids=[local] if cuda else None)
-        train(ddp, shard, args, rank, world, device)
+        train(ddp, shard, args, rank, device)
         if rank == 0:
             finish(net, model.config(), vocab, val, args, device)
         dist.barrier()
@@ -252,7 +254,8 @@ def worker(rank: int, world: int, args) -> None:
         dist.destroy_process_group()
 
 
-def train(ddp, shard: np.ndarray, args, rank: int, world: int, device) -> None:
+def train(ddp, shard: np.ndarray, args, rank: int, device) -> None:
+    """``args.steps`` updates on this process's streams; DDP keeps the copies equal."""
     import torch
     import torch.distributed as dist
     params = [p for p in ddp.parameters() if p.requires_grad]
