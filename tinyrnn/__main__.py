@@ -19,13 +19,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .bridge import BridgeError, cli as bridge_cli
 from .backend import BackendError
 from .checkpoint import CheckpointError
 from .data import DataError
 from .run.config import add_options, resolve_config
 from .run.console import EXIT_CODES, Diverged, Interrupted, OptionError, TrainError
 
-EXPECTED_ERRORS = (TrainError, DataError, CheckpointError, BackendError)
+EXPECTED_ERRORS = (TrainError, DataError, CheckpointError, BackendError, BridgeError)
 COMMANDS: dict = {}          # name -> (add_parser(subparsers), run(args) -> exit status)
 
 
@@ -107,6 +108,8 @@ def run_sample(args: argparse.Namespace) -> int:
 
 register("train", _train_parser, run_train)
 register("sample", _sample_parser, run_sample)
+register("export", bridge_cli.add_export_parser, bridge_cli.run_export)
+register("import", bridge_cli.add_import_parser, bridge_cli.run_import)
 
 
 def build_parser() -> argparse.ArgumentParser:

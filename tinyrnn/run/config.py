@@ -128,7 +128,8 @@ OPTIONS = (
            "checkpoint's", metavar="CKPT", group="checkpoints and hardware",
            merge="session"),
     Option("finetune_from", None, "start a new run (step 0, a fresh log) from this "
-           "checkpoint's weights, vocabulary and architecture, on DATA",
+           "checkpoint's weights, vocabulary and architecture, on DATA (a .safetensors "
+           "file of `python -m tinyrnn export` or PyTorch works too)",
            metavar="CKPT", group="checkpoints and hardware", merge="session"),
     Option("overwrite", False, "start a new run in a --checkpoint-dir that holds "
            "another run, deleting that run's latest.npz, best.npz, log.csv and loss.png",
@@ -199,6 +200,22 @@ class Start:
     meta: dict
 
 
+def _read_start(source: str, resumable: bool) -> tuple[dict, dict]:
+    """A checkpoint to start from; a PyTorch-named ``.safetensors`` file
+    (:mod:`tinyrnn.bridge`) gives a model-only one, for --finetune-from."""
+    if not str(source).endswith(".safetensors"):
+        return read_checkpoint(source, resumable=resumable)
+    if resumable:
+        raise OptionError(f"--init-from {source}: a safetensors file holds weights, not a "
+                          "run to resume; use --finetune-from")
+    from ..bridge import BridgeError, checkpoint_from_safetensors
+    try:
+        arrays, meta = checkpoint_from_safetensors(source)
+    except BridgeError as e:
+        raise TrainError(str(e)) from None
+    return arrays, {**meta, "path": source}
+
+
 def resolve_config(given: dict):
     """The run's options: table defaults < the checkpoint's (when resuming) < ``given``.
 
@@ -213,7 +230,7 @@ def resolve_config(given: dict):
     if not source:
         return TrainConfig(**given), None
     how = "resume" if given.get("init_from") else "finetune"
-    arrays, meta = read_checkpoint(source, resumable=how == "resume")
+    arrays, meta = _read_start(source, resumable=how == "resume")
     saved = architecture(meta)
     option = "--init-from" if how == "resume" else "--finetune-from"
     clash = [f"{flag(k)} {given[k]} (the checkpoint has {saved[k]})"

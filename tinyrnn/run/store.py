@@ -63,8 +63,13 @@ def save_model(path, model: CharLM, vocab: CharVocab, **meta) -> None:
 
     Extra JSON-able ``meta`` (say, a validation loss) is stored beside it.
     """
-    checkpoint.save(path, param_arrays(model),
-                    {**meta, "kind": KIND, "model": model.config(), "vocab": vocab.to_dict()})
+    checkpoint.save(path, *model_checkpoint(model, vocab, **meta))
+
+
+def model_checkpoint(model: CharLM, vocab: CharVocab, **meta) -> tuple[dict, dict]:
+    """``(arrays, meta)`` of the checkpoint :func:`save_model` writes."""
+    return param_arrays(model), {**meta, "kind": KIND, "model": model.config(),
+                                 "vocab": vocab.to_dict()}
 
 
 def save_run(path, model: CharLM, vocab: CharVocab, *, optimizer_state: dict, state,
