@@ -177,16 +177,18 @@ def with_each_input_frozen(cases) -> list[OpCase]:
     return out
 
 
-def load_cases(folder: Path = Path(__file__).parent) -> list[OpCase]:
+def load_cases(folder: Path = Path(__file__).parent,
+               vary_trainability: bool = True) -> list[OpCase]:
     """Every case of ``folder/opcases*.py`` (the ``CASES`` lists), with the
-    frozen variants of :func:`with_each_input_frozen`. Importable by path, so
-    tools outside pytest (``tools/mutate.py``) run the same registry."""
+    frozen variants of :func:`with_each_input_frozen` unless
+    ``vary_trainability`` is False. Importable by path, so tools outside pytest
+    (``tools/mutate.py``) run the same registry."""
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
     cases = []
     for path in sorted(folder.glob("opcases*.py")):
         cases += importlib.import_module(path.stem).CASES
-    return with_each_input_frozen(cases)
+    return with_each_input_frozen(cases) if vary_trainability else cases
 
 
 def recorded_nodes(outputs) -> list:

@@ -43,7 +43,7 @@ _ORDERED = {"subtract", "matmul", "divide"}          # f(a, b) != f(b, a)
 class Mutant:
     """One mutated function: ``change`` reads ``before -> after`` in source form."""
     target: str            # e.g. "Where.backward" or "sequence_grads"
-    change: str
+    change: str            # "before  ->  after" (and "  in <enclosing expression>")
     line: int              # line in the source file of the mutated node
     tree: ast.FunctionDef  # the whole mutated def
 
@@ -81,14 +81,30 @@ class _Sites(ast.NodeTransformer):
         self.needs_names, self.needs_limit = needs_names, needs_limit
         self.target, self.offered, self.applied = target, [], None
         self.skip = set()          # ids of constants handled by a more specific rule
+        self.ancestors = []
+
+    def visit(self, node):
+        self.ancestors.append(node)
+        try:
+            return super().visit(node)
+        finally:
+            self.ancestors.pop()
+
+    def _context(self) -> str:
+        """The nearest enclosing call, subscript, comparison or and/or (for short changes)."""
+        for node in reversed(self.ancestors[:-1]):
+            if isinstance(node, (ast.Call, ast.Subscript, ast.Compare, ast.BoolOp)):
+                return _src(node)
+        return ""
 
     def _offer(self, node, options):
         """options: (replacement builder) callables; returns the chosen replacement or None."""
         chosen = None
         for make in options:
             if len(self.offered) == self.target:
+                before = _src(node)
                 chosen = make()
-                self.applied = (node, chosen)
+                self.applied = (before, chosen, self._context() if len(before) < 24 else "")
             self.offered.append(getattr(node, "lineno", 0))
         return chosen
 
@@ -263,7 +279,8 @@ def mutants(target: str, fdef: ast.FunctionDef, inputs: int | None = None) -> li
         if code in seen or sites.applied is None:
             continue
         seen.add(code)
-        before, after = sites.applied
-        change = f"{_src(before)}  ->  {'(deleted)' if isinstance(after, ast.Pass) else _src(after)}"
+        before, after, context = sites.applied
+        change = f"{before}  ->  {'(deleted)' if isinstance(after, ast.Pass) else _src(after)}"
+        change += f"  in {context}" if context else ""
         out.append(Mutant(target, change, counter.offered[k], tree))
     return out
