@@ -235,17 +235,26 @@ class Runner:
         cases = self.cases_for(target, self.plain, self.graph_reach)
         for case in cases:
             if case.name not in self.trials:
-                self.trials[case.name] = trials(case)
-        for trial in (t for case in cases for t in self.trials[case.name]):
-            if trial.original_ok is False:
-                continue
-            why = trial.failure()
-            if why and trial.original_ok is None:
                 with _original(target, mutant_func):
-                    trial.original_ok = trial.failure() is None
-            if why and trial.original_ok:
-                return f"{trial}: {why}"
+                    self.trials[case.name] = self._trials_of(case)
+        for trial in (t for case in cases for t in self.trials[case.name]):
+            if trial.original_ok:
+                why = trial.failure()
+                if why:
+                    return f"{trial}: {why}"
         return None
+
+    @staticmethod
+    def _trials_of(case):
+        """The case's trials, each with the original backward's verdict; an oracle
+        the original fails everywhere would call every mutant equivalent: refused."""
+        found = trials(case)
+        for trial in found:
+            trial.original_ok = trial.failure() is None
+        if not any(t.original_ok for t in found):
+            raise RuntimeError(f"oracle: the original backward fails every trial of "
+                               f"{case.name}: {found[0].failure()}")
+        return found
 
 
 class _original:
@@ -310,6 +319,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="--sample 40 --seed 0; "
                         "registry survivors listed in tools/equivalent.py are not re-checked")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every mutant")
+    parser.add_argument("--markdown", action="store_true",
+                        help="print the table as Markdown too (for the README)")
     args = parser.parse_args(argv)
     if args.quick and args.sample is None:
         args.sample = 40
@@ -335,6 +346,8 @@ def main(argv=None) -> int:
             if verdict != "killed":
                 print("    " + diff(target, mutant).replace("\n", "\n    "))
     print(format_table(table))
+    if args.markdown:
+        print(format_markdown(table))
     print(f"{len(work)} mutants in {time.perf_counter() - start:.0f} s")
     if unexplained:
         print(f"{unexplained} equivalent mutants have no reason in tools/equivalent.py")
@@ -358,6 +371,18 @@ def format_table(table) -> str:
     if real:
         lines.append(f"score: {total['killed']} of {real} non-equivalent mutants killed "
                      f"({100 * total['killed'] / real:.1f}%)")
+    return "\n".join(lines)
+
+
+def format_markdown(table, columns: int = 3) -> str:
+    """The table as Markdown, ``columns`` targets side by side: killed / survived / equivalent."""
+    cells = [f"`{name}` | {table[name]['killed']} / {table[name]['survived']} / "
+             f"{table[name]['equivalent']}" for name in sorted(table)]
+    cells += [" | "] * (-len(cells) % columns)
+    lines = ["| " + " | ".join(["target | k / s / e"] * columns) + " |",
+             "|" + "---|" * (2 * columns)]
+    for row in range(0, len(cells), columns):
+        lines.append("| " + " | ".join(cells[row:row + columns]) + " |")
     return "\n".join(lines)
 
 

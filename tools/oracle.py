@@ -91,7 +91,7 @@ class Trial:
         self.case, self.seed, self.transform = case, seed, transform
         self.trainable, self.floats = trainable, floats
         self.upstream = upstream_of(case.fn, self.inputs(), seed)
-        self.original_ok = None            # set by the first mutant that needs it
+        self.original_ok = None            # set by the Runner, with the original code
 
     def inputs(self, trainable=None) -> list:
         """Fresh inputs each time (a mutant may write into the arrays it is given)."""
@@ -113,11 +113,11 @@ class Trial:
         """How the backward installed now disagrees with the central difference."""
         options = {"eps": 1e-6, "atol": 1e-5, "rtol": 1e-3, **self.case.check}
         try:
-            analytic = analytic(self.case.fn, self.inputs(), self.upstream)
+            grads = analytic(self.case.fn, self.inputs(), self.upstream)
             numeric = self.numeric(options["eps"])
         except Exception as err:                              # noqa: BLE001
             return f"{type(err).__name__}: {err}"[:120]
-        for i, (a, n) in enumerate(zip(analytic, numeric)):
+        for i, (a, n) in enumerate(zip(grads, numeric)):
             if a is None:
                 continue
             if not (np.all(np.isfinite(a)) and np.all(np.isfinite(n))):
