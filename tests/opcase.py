@@ -33,10 +33,20 @@ Rules that keep a case honest:
 * A ``fn`` that draws random numbers (dropout) must reseed inside itself
   (``tr.manual_seed(k)``) so every evaluation sees the same mask.
 * ``op`` may be one class or a tuple of the classes the case exercises.
+
+Mixed trainability comes for free: :func:`load_cases` adds, for every case
+with k >= 2 trainable inputs, k variants with one of them made constant
+(``<name>_frozen<i>``), so a backward that computes or routes a gradient by
+the wrong input's ``requires_grad`` fails somewhere. Write a case with every
+input trainable and the variants follow.
 """
 from __future__ import annotations
 
+import dataclasses
+import importlib
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -44,7 +54,8 @@ import numpy as np
 import tinyrnn as tr
 from tinyrnn.backend import host_rng
 
-__all__ = ["OpCase", "randn", "positive", "away_from", "grid", "const", "ints", "mask"]
+__all__ = ["OpCase", "randn", "positive", "away_from", "grid", "const", "ints", "mask",
+           "load_cases", "with_each_input_frozen", "recorded_nodes"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,8 @@ class OpCase:
     check : extra keyword arguments for ``tinyrnn.gradcheck`` (atol, eps ...);
         ``{"fast": True}`` for a case too big for the element-wise check (every
         case is also run in fast mode anyway).
+    vary_trainability : False keeps :func:`load_cases` from adding the variants
+        with each input frozen (for a case that is itself such a variant).
     """
 
     op: type | tuple
@@ -67,6 +80,7 @@ class OpCase:
     fn: Callable
     make_inputs: Callable[[], list]
     check: dict = field(default_factory=dict)
+    vary_trainability: bool = True
 
     @property
     def ops(self) -> tuple:
@@ -131,3 +145,64 @@ def ints(values) -> tr.Tensor:
 def mask(values) -> tr.Tensor:
     """A boolean tensor on the default backend."""
     return tr.tensor(np.asarray(values, dtype=bool))
+
+
+# ---- the registry: every case, and each with one input frozen ---------------------
+def _trainable(x) -> bool:
+    return isinstance(x, tr.Tensor) and x.requires_grad
+
+
+def frozen_variant(case: OpCase, index: int) -> OpCase:
+    """``case`` with input ``index`` made a constant (same values, no gradient)."""
+    def make_inputs():
+        inputs = list(case.make_inputs())
+        inputs[index] = inputs[index].detach()
+        return inputs
+    return dataclasses.replace(case, name=f"{case.name}_frozen{index}",
+                               make_inputs=make_inputs, vary_trainability=False)
+
+
+def with_each_input_frozen(cases) -> list[OpCase]:
+    """``cases``, each followed by its variants with one trainable input frozen
+    (only for cases with at least two trainable inputs: freezing the only one
+    would leave nothing to check)."""
+    out = []
+    for case in cases:
+        out.append(case)
+        if not case.vary_trainability:
+            continue
+        trainable = [i for i, x in enumerate(case.make_inputs()) if _trainable(x)]
+        if len(trainable) >= 2:
+            out += [frozen_variant(case, i) for i in trainable]
+    return out
+
+
+def load_cases(folder: Path = Path(__file__).parent,
+               vary_trainability: bool = True) -> list[OpCase]:
+    """Every case of ``folder/opcases*.py`` (the ``CASES`` lists), with the
+    frozen variants of :func:`with_each_input_frozen` unless
+    ``vary_trainability`` is False. Importable by path, so tools outside pytest
+    (``tools/mutate.py``) run the same registry."""
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    cases = []
+    for path in sorted(folder.glob("opcases*.py")):
+        cases += importlib.import_module(path.stem).CASES
+    return with_each_input_frozen(cases) if vary_trainability else cases
+
+
+def recorded_nodes(outputs) -> list:
+    """The graph nodes (``Context`` objects) that produced ``outputs`` (a Tensor
+    or a tuple of them), each once, by a walk from the outputs to the leaves."""
+    outputs = outputs if isinstance(outputs, (tuple, list)) else (outputs,)
+    stack = [o._node for o in outputs if isinstance(o, tr.Tensor) and o._node is not None]
+    seen, nodes = set(), []
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        nodes.append(node)
+        stack += [x._node for x in node.inputs
+                  if isinstance(x, tr.Tensor) and x._node is not None]
+    return nodes

@@ -268,3 +268,28 @@ CASES += [
            lambda x, w, b: (tr.sigmoid(x @ w + b) * x).sum(axis=0),
            lambda: [randn(2, 3), randn(3, 3), randn(3)]),
 ]
+
+# ---- ties: max / min split dy among tied extremes ------------------------------
+# Exactly two elements share an extreme (never three): the central difference
+# at a pair tie is 1/2, the share backward gives each, so a wrong split shows.
+def _tied(values):
+    return tr.tensor(np.asarray(values, dtype=np.float64), dtype="float64", requires_grad=True)
+
+
+_PAIRS_ALONG_AXIS1 = [[[1.0, -0.5], [1.0, 0.7], [0.2, 0.7]],      # both columns tie at the max
+                      [[-0.3, 0.4], [0.9, -1.2], [-0.3, 0.1]]]    # min ties in column 0
+
+CASES += [
+    OpCase(Max, "max_all_tied_pair", tr.max,
+           lambda: [_tied([[0.5, 2.0, -1.0], [2.0, 0.3, 1.1]])]),
+    OpCase(Max, "max_axis_tied_and_untied", lambda x: x.max(axis=1),
+           lambda: [_tied(_PAIRS_ALONG_AXIS1)]),
+    OpCase(Min, "min_all_tied_pair", tr.min,
+           lambda: [_tied([[0.4, -1.1, 0.9], [-1.1, 0.6, 2.0]])]),
+    OpCase(Min, "min_axis_tied_and_untied", lambda x: x.min(axis=1, keepdims=True),
+           lambda: [_tied(_PAIRS_ALONG_AXIS1)]),
+    OpCase(Min, "min_last_axis_tied_row", lambda x: x.min(axis=-1),
+           lambda: [_tied([[0.3, -0.8, -0.8], [1.5, 0.2, 0.6]])]),
+    OpCase(Where, "where_scalar_first_branch", lambda c, b: tr.where(c, 0.5, b),
+           lambda: [mask([[True, False, True], [False, False, True]]), randn(2, 3)]),
+]

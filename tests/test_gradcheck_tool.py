@@ -366,3 +366,16 @@ def test_fast_mode_names_the_failing_direction_and_checks_directions():
     for bad in (0, -1, 2.5):
         with pytest.raises(ValueError, match="directions must be a positive integer"):
             tr.gradcheck(tr.tanh, [randn(3)], fast=True, directions=bad)
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_wrong_sum_backward_is_caught_by_a_check_of_sum(monkeypatch, fast):
+    # The checker hands u to backward itself: a loss built from tinyrnn's own
+    # Sum would flip a negated Sum.backward's gradient twice and pass it.
+    from tinyrnn.ops.reduce import Sum
+    right = Sum.backward
+    monkeypatch.setattr(Sum, "backward", lambda ctx, dy: -right(ctx, dy))
+    x = tr.randn(3, 4, requires_grad=True)
+    assert not tr.gradcheck(lambda x: x.sum(axis=1), [x], fast=fast, raise_exception=False)
+    monkeypatch.setattr(Sum, "backward", right)
+    assert tr.gradcheck(lambda x: x.sum(axis=1), [x], fast=fast)

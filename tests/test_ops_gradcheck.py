@@ -3,32 +3,24 @@
 The cases live in ``tests/opcases*.py`` (see ``tests/opcase.py`` for how to
 add some). ``test_every_function_has_a_case`` makes the coverage unable to
 rot: a new ``Function`` subclass anywhere in tinyrnn fails the suite until
-it has a case.
+it has a case, and ``test_each_differentiable_input_is_frozen_somewhere``
+fails until an op with k >= 2 differentiable inputs has, for each of them, a
+case where that input alone is constant.
 """
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from pathlib import Path
+from collections import defaultdict
 
 import pytest
 
 import tinyrnn as tr
 from tinyrnn.autograd import Function
 from tinyrnn.gradcheck import GradcheckError
+from opcase import OpCase, load_cases, randn, recorded_nodes
 
-HERE = Path(__file__).parent
-
-
-def _load_cases() -> list:
-    cases = []
-    for path in sorted(HERE.glob("opcases*.py")):
-        module = importlib.import_module(path.stem)
-        cases += getattr(module, "CASES")
-    return cases
-
-
-CASES = _load_cases()
+CASES = load_cases()       # tests/opcases*.py, each case also with each input frozen
 
 
 def test_case_names_are_unique():
@@ -90,6 +82,51 @@ def test_every_function_has_a_case():
     missing = missing_cases(CASES)
     assert not missing, ("Function subclasses with no gradient-check case (add an OpCase "
                          "in tests/opcases*.py, see tests/opcase.py): " + ", ".join(missing))
+
+
+def _floating(x) -> bool:
+    return isinstance(x, tr.Tensor) and x.backend.is_floating(x.data)
+
+
+def inputs_never_frozen_alone(cases) -> list[str]:
+    """``"Op input i"`` for every input position of a tinyrnn op that receives a
+    floating tensor in some case, of an op with two or more such positions,
+    where no case runs the op with that input the only constant one.
+
+    Found by recording each case's graph (NumPy, seed 0): a node's
+    ``needs_input_grad`` says which of its floating inputs were constant.
+    """
+    differentiable, frozen_alone = defaultdict(set), defaultdict(set)
+    for case in cases:
+        tr.manual_seed(0)
+        for node in recorded_nodes(case.fn(*case.make_inputs())):
+            floats = [i for i, x in enumerate(node.inputs) if _floating(x)]
+            differentiable[node.fn] |= set(floats)
+            frozen = [i for i in floats if not node.needs_input_grad[i]]
+            if len(frozen) == 1:
+                frozen_alone[node.fn].add(frozen[0])
+    return sorted(f"{op.__qualname__} input {i}" for op, positions in differentiable.items()
+                  if len(positions) >= 2 and op.__module__.startswith("tinyrnn")
+                  for i in positions - frozen_alone[op])
+
+
+def test_each_differentiable_input_is_frozen_somewhere():
+    """A backward that computes db only when a needs a gradient, or returns two
+    gradients in swapped slots, passes every case where all inputs train."""
+    missing = inputs_never_frozen_alone(CASES)
+    assert not missing, ("no case makes these op inputs the only constant one (write the "
+                         "case with every input trainable; load_cases adds the frozen "
+                         "variants): " + ", ".join(missing))
+
+
+def test_frozen_coverage_check_names_a_gap():
+    """Without the frozen variants, a matmul with both sides trainable leaves
+    both inputs unchecked as constants; with them, none."""
+    from tinyrnn.ops.linalg import MatMul
+    case = OpCase(MatMul, "matmul", lambda a, b: a @ b, lambda: [randn(2, 3), randn(3, 4)])
+    assert inputs_never_frozen_alone([case]) == ["MatMul input 0", "MatMul input 1"]
+    from opcase import with_each_input_frozen
+    assert inputs_never_frozen_alone(with_each_input_frozen([case])) == []
 
 
 def test_core_ops_are_all_known():

@@ -116,18 +116,19 @@ def _numerical(evaluate, leaf, upstream, eps) -> np.ndarray:
 
 
 def _analytic(evaluate, leaves, upstream) -> list[np.ndarray]:
-    """dL/d(leaf) for every leaf, by one backward pass."""
-    from .tensor import Tensor
+    """dL/d(leaf) for every leaf, L = sum over outputs of sum(o * u).
+
+    Each output gets its upstream gradient u handed to ``backward`` directly
+    (gradients add up over the calls), rather than through a loss built from
+    tinyrnn's own Mul and Sum: the checker must not use what it checks. (With
+    such a loss, a negated ``Sum.backward`` flipped the analytic gradient of
+    ``x.sum(axis=1)`` twice, once in the op and once in the loss, and passed.)
+    """
     for leaf in leaves:
         leaf.grad = None
-    loss = None
-    for o, u in zip(_as_outputs(evaluate()), upstream):
-        if not o.requires_grad:
-            continue
-        term = (o * Tensor(u, backend=o.backend, dtype=o.dtype)).sum()
-        loss = term if loss is None else loss + term
-    if loss is not None:
-        loss.backward()
+    live = [(o, u) for o, u in zip(_as_outputs(evaluate()), upstream) if o.requires_grad]
+    for n, (o, u) in enumerate(live):
+        o.backward(u, retain_graph=n < len(live) - 1)
     grads = [np.zeros(leaf.shape) if leaf.grad is None else leaf.grad.numpy().astype(np.float64)
              for leaf in leaves]
     for leaf in leaves:
