@@ -99,6 +99,9 @@ def _train_parser(sub) -> None:
     g.add_argument("--val-frac", type=float, metavar="F",
                    help=f"fraction after it for validation, 0 for none; the rest is a "
                         f"test part left unused (default: {d('val_frac')})")
+    g.add_argument("--val-max-chars", type=int, metavar="N",
+                   help="validate on only the first N characters of the validation "
+                        "part, to bound the time each validation takes (default: all)")
     g.add_argument("--eval-every", type=int, metavar="N",
                    help=f"validate, print a sample and save checkpoints every N steps, "
                         f"and at the end (default: {d('eval_every')})")

@@ -18,6 +18,7 @@ so that a seed gives the same data on every machine.
 """
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import sysconfig
@@ -25,7 +26,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-__all__ = ["DataError", "CharVocab", "load_text", "default_corpus", "split_ids",
+__all__ = ["DataError", "CharVocab", "load_text", "load_ids", "default_corpus", "split_ids",
            "batchify", "bptt_batches", "num_bptt_batches", "adding_problem",
            "copy_problem", "associative_retrieval", "retrieval_vocab",
            "render_retrieval"]
@@ -33,6 +34,10 @@ __all__ = ["DataError", "CharVocab", "load_text", "default_corpus", "split_ids",
 
 class DataError(ValueError):
     """A data file, text or dataset option that cannot be used (one clear line)."""
+
+
+READ_CHUNK = 1 << 20         # bytes read (and checked) at a time from a text file
+ENCODE_CHUNK = 1 << 20       # characters encoded at a time
 
 
 # ---------------------------------------------------------------------------
@@ -118,8 +123,20 @@ class CharVocab:
             raise DataError(f"CharVocab.index: {ch!r} is not in the vocabulary "
                             f"of {len(self)} characters") from None
 
-    def encode(self, text: str, what: str = "text") -> np.ndarray:
+    @property
+    def id_dtype(self) -> np.dtype:
+        """The smallest unsigned integer type that holds every id: uint8 for up
+        to 256 characters, uint16 up to 65,536, else uint32 (1, 2, 4 bytes/char)."""
+        for dtype in (np.uint8, np.uint16):
+            if len(self) <= np.iinfo(dtype).max + 1:
+                return np.dtype(dtype)
+        return np.dtype(np.uint32)
+
+    def encode(self, text: str, what: str = "text", dtype=np.int64) -> np.ndarray:
         """Map a text to ids.
+
+        The text is encoded in pieces of ``ENCODE_CHUNK`` characters, so the
+        temporaries (4 + 8 bytes per character of a piece) do not grow with it.
 
         Parameters
         ----------
@@ -127,10 +144,13 @@ class CharVocab:
             The characters to encode; each must be in the vocabulary.
         what : str
             What the text is, for the error message (``"prime text"``).
+        dtype : integer dtype
+            Of the result: int64 by default; ``vocab.id_dtype`` for the most
+            compact storage of a corpus.
 
         Returns
         -------
-        ids : (len(text),) int64 array
+        ids : (len(text),) array of ``dtype``
 
         Raises
         ------
@@ -139,16 +159,23 @@ class CharVocab:
         """
         if not isinstance(text, str):
             raise DataError(f"CharVocab.encode: expected a str, got {type(text).__name__}")
-        codes = _code_points(text)
-        ids = np.searchsorted(self._codes, codes)
-        ids_clipped = np.minimum(ids, len(self) - 1)
-        unknown = self._codes[ids_clipped] != codes
-        if unknown.any():
-            missing = sorted(set(text[i] for i in np.flatnonzero(unknown)))
-            raise DataError(f"{what} has characters not in the vocabulary: "
-                            f"{_describe_chars(missing)} (the vocabulary has "
-                            f"{len(self)} characters, taken from the training text)")
-        return ids.astype(np.int64)
+        ids, missing = np.empty(len(text), dtype=dtype), set()
+        for start in range(0, len(text), ENCODE_CHUNK):
+            piece = text[start:start + ENCODE_CHUNK]
+            codes = _code_points(piece)
+            found = np.minimum(np.searchsorted(self._codes, codes), len(self) - 1)
+            unknown = self._codes[found] != codes
+            if unknown.any():
+                missing.update(piece[i] for i in np.flatnonzero(unknown))
+            ids[start:start + len(piece)] = found
+        if missing:
+            raise self._unknown(missing, what)
+        return ids
+
+    def _unknown(self, missing: set, what: str) -> DataError:
+        return DataError(f"{what} has characters not in the vocabulary: "
+                         f"{_describe_chars(sorted(missing))} (the vocabulary has "
+                         f"{len(self)} characters, taken from the training text)")
 
     def decode(self, ids) -> str:
         """Map ids (any integer array-like, flattened) back to a string."""
@@ -200,10 +227,78 @@ class CharVocab:
 # ---------------------------------------------------------------------------
 # Text files and the default corpus
 # ---------------------------------------------------------------------------
-def load_text(path: str | os.PathLike) -> str:
-    """Read a UTF-8 text file.
+def _read_text(path: str | os.PathLike, max_chars: int | None = None,
+               chunk_bytes: int = READ_CHUNK) -> Iterator[str]:
+    """Decode a UTF-8 file piece by piece, checking each piece as it is read.
+
+    Yields the text in pieces, ``max_chars`` characters in all (None: the
+    whole file), and reads only the bytes these need (at most one chunk of
+    ``chunk_bytes`` more). The checks cover exactly the characters yielded:
+    a NUL byte (a binary file) or bytes that are not UTF-8 among them is a
+    DataError naming the file offset, whatever follows is never read. A
+    leading byte-order mark is skipped.
+    """
+    name = os.fspath(path)
+    if max_chars is not None and max_chars < 1:
+        raise DataError(f"max_chars must be >= 1, got {max_chars}")
+    if not os.path.exists(name):
+        raise DataError(f"data file {name!r} does not exist")
+    if os.path.isdir(name):
+        raise DataError(f"data file {name!r} is a directory, expected a text file")
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    chars, offset = 0, 0             # characters yielded; file offset of the next read
+    try:
+        with open(name, "rb") as f:
+            while max_chars is None or chars < max_chars:
+                raw = f.read(max(chunk_bytes, 4))
+                start, offset = offset, offset + len(raw)
+                if start == 0 and raw.startswith(codecs.BOM_UTF8):
+                    raw, start = raw[3:], 3
+                text, problem = _decode_piece(decoder, raw, start, name)
+                if max_chars is not None and chars + len(text) >= max_chars:
+                    yield text[:max_chars - chars]
+                    return
+                if problem:
+                    raise problem
+                if text:
+                    chars += len(text)
+                    yield text
+                if not raw and offset == start:     # end of file
+                    break
+    except OSError as e:
+        raise DataError(f"data file {name!r} cannot be read: {e.strerror or e}") from None
+    if chars == 0:
+        raise DataError(f"data file {name!r} is empty")
+
+
+def _decode_piece(decoder, raw: bytes, start: int, name: str
+                  ) -> tuple[str, DataError | None]:
+    """The text of ``raw`` (read at file offset ``start``) up to its first problem.
+
+    Returns the characters before a NUL byte or an invalid UTF-8 sequence and
+    the error for that problem (None if there is none); a piece with a NUL
+    byte is called binary whichever comes first. An empty ``raw`` means the
+    end of the file: an unfinished multi-byte character is then an error.
+    """
+    pending = len(decoder.getstate()[0])          # bytes of a character cut by the read
+    nul = raw.find(b"\x00")
+    binary = DataError(f"data file {name!r} looks binary (NUL byte at offset "
+                       f"{start + nul}), expected UTF-8 text") if nul >= 0 else None
+    try:
+        text = decoder.decode(raw if nul < 0 else raw[:nul], final=not raw)
+    except UnicodeDecodeError as e:                # e.object = pending bytes + raw
+        at = start - pending + e.start
+        return e.object[:e.start].decode("utf-8"), binary or DataError(
+            f"data file {name!r} is not UTF-8: byte 0x{e.object[e.start]:02x} at offset "
+            f"{at} ({e.reason})")
+    return text, binary
+
+
+def load_text(path: str | os.PathLike, max_chars: int | None = None) -> str:
+    """Read a UTF-8 text file, or only its first ``max_chars`` characters.
 
     A leading byte-order mark is dropped; line endings are kept as they are.
+    With ``max_chars`` only the bytes needed are read and checked.
 
     Raises
     ------
@@ -212,29 +307,61 @@ def load_text(path: str | os.PathLike) -> str:
         file, a binary file (a NUL byte) or bytes that are not UTF-8 (with the
         byte offset of the first bad byte).
     """
-    name = os.fspath(path)
-    if not os.path.exists(name):
-        raise DataError(f"data file {name!r} does not exist")
-    if os.path.isdir(name):
-        raise DataError(f"data file {name!r} is a directory, expected a text file")
+    return "".join(_read_text(path, max_chars))
+
+
+def load_ids(path: str | os.PathLike, max_chars: int | None = None,
+             vocab: "CharVocab | None" = None, what: str | None = None
+             ) -> tuple[np.ndarray, "CharVocab"]:
+    """Read a UTF-8 text file straight into compact character ids.
+
+    Two streaming passes over the file: the first finds its characters (and
+    builds the vocabulary, or checks them against ``vocab``) and counts them,
+    the second encodes it piece by piece into one array of
+    ``vocab.id_dtype``. The text itself is never held whole, so memory is
+    1 byte per character for up to 256 distinct characters (2 up to 65,536,
+    else 4), plus one piece.
+
+    Parameters
+    ----------
+    path : str or path-like
+    max_chars : int or None
+        Use only the first ``max_chars`` characters (only those are read).
+    vocab : CharVocab or None
+        An existing vocabulary (a resumed model's); every character must be in it.
+    what : str or None
+        How to name the text in an unknown-character error.
+
+    Returns
+    -------
+    ids : (N,) array of ``vocab.id_dtype``
+    vocab : CharVocab
+        ``vocab`` itself, or the sorted characters of the text.
+
+    Raises
+    ------
+    DataError
+        As :func:`load_text`; characters outside ``vocab``; a file that
+        changed between the two passes.
+    """
+    seen, count = set(), 0
+    for piece in _read_text(path, max_chars):
+        seen.update(piece)
+        count += len(piece)
+    if vocab is None:
+        vocab = CharVocab(seen)
+    elif not seen <= set(vocab.chars):
+        raise vocab._unknown(seen - set(vocab.chars), what or f"data file {path!r}")
+    ids, filled = np.empty(count, dtype=vocab.id_dtype), 0
     try:
-        with open(name, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise DataError(f"data file {name!r} cannot be read: {e.strerror or e}") from None
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    if not raw:
-        raise DataError(f"data file {name!r} is empty")
-    nul = raw.find(b"\x00")
-    if nul >= 0:
-        raise DataError(f"data file {name!r} looks binary (NUL byte at offset {nul}), "
-                        "expected UTF-8 text")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise DataError(f"data file {name!r} is not UTF-8: byte 0x{raw[e.start]:02x} "
-                        f"at offset {e.start} ({e.reason})") from None
+        for piece in _read_text(path, max_chars):
+            ids[filled:filled + len(piece)] = vocab.encode(piece, dtype=ids.dtype)
+            filled += len(piece)
+    except (DataError, ValueError):
+        filled = -1
+    if filled != count:
+        raise DataError(f"data file {os.fspath(path)!r} changed while it was being read")
+    return ids, vocab
 
 
 def _stdlib_files() -> list[str]:
@@ -365,7 +492,10 @@ def batchify(ids, batch_size: int, seq_length: int = 1) -> np.ndarray:
 
     Returns
     -------
-    streams : (N // B, B) int64 array, C-contiguous
+    streams : (N // B, B) read-only view of ``ids`` (same dtype, no copy)
+        Row t is ``ids[t], ids[t + N//B], ...``: strides (itemsize,
+        N//B * itemsize). Compact ids stay compact: 1 byte per character
+        for uint8 ids, however long the text.
     """
     ids = _check_ids(ids, "batchify")
     if batch_size < 1 or seq_length < 1:
@@ -378,7 +508,8 @@ def batchify(ids, batch_size: int, seq_length: int = 1) -> np.ndarray:
                         f"{seq_length} + 1) = {need}")
     steps = len(ids) // batch_size
     streams = ids[:steps * batch_size].reshape(batch_size, steps).T
-    return np.ascontiguousarray(streams, dtype=np.int64)
+    streams.flags.writeable = False      # a view: writing would change the text
+    return streams
 
 
 def num_bptt_batches(streams: np.ndarray, seq_length: int) -> int:
@@ -412,7 +543,10 @@ def bptt_batches(streams: np.ndarray, seq_length: int, start: int = 0
 
     Yields
     ------
-    inputs, targets : (T, B) int64 arrays (views into ``streams``)
+    inputs, targets : (T, B) int64 arrays
+        Converted chunk by chunk from the streams' (compact) dtype, so only
+        one chunk at a time exists as int64, what the embedding and the loss
+        take.
     """
     streams = np.asarray(streams)
     if streams.ndim != 2 or not np.issubdtype(streams.dtype, np.integer):
@@ -424,7 +558,7 @@ def bptt_batches(streams: np.ndarray, seq_length: int, start: int = 0
     last = len(streams) - 1
     for t0 in range(start * seq_length, last, seq_length):
         t1 = min(t0 + seq_length, last)
-        yield streams[t0:t1], streams[t0 + 1:t1 + 1]
+        yield (streams[t0:t1].astype(np.int64), streams[t0 + 1:t1 + 1].astype(np.int64))
 
 
 # ---------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from .nn import detach_state
 from .nn.charlm import CharLM
 from .backend import BackendError, get_backend, get_rng_state, set_rng_state
 from .data import (CharVocab, DataError, batchify, bptt_batches, default_corpus,
-                   load_text, num_bptt_batches, split_ids)
+                   load_ids, num_bptt_batches, split_ids)
 from .nn.utils import clip_grad_norm_
 
 __all__ = ["TrainConfig", "TrainError", "Diverged", "Trainer", "prepare_data",
@@ -89,6 +89,7 @@ class TrainConfig:
     max_time: float | None = None      # seconds of training in this session
     train_frac: float = 0.95
     val_frac: float = 0.05
+    val_max_chars: int | None = None   # validate on the first N chars of the split only
     eval_every: int = 500
     sample_length: int = 200
     checkpoint_dir: str = "checkpoints"
@@ -225,8 +226,8 @@ class CharData:
     """The text of a run, encoded and laid out for truncated BPTT."""
 
     vocab: CharVocab
-    train: np.ndarray        # (N_train, B) int64 streams
-    val: np.ndarray | None   # (N_val, B_val) int64 streams, or None without validation
+    train: np.ndarray        # (N_train, B) streams: a view of the compact ids
+    val: np.ndarray | None   # (N_val, B_val) streams (a view), or None without validation
     description: str         # where the text came from, for messages
     num_chars: int
 
@@ -238,17 +239,17 @@ def prepare_data(cfg: TrainConfig, vocab: CharVocab | None = None) -> CharData:
     """
     if cfg.max_chars is not None and cfg.max_chars < 1:
         raise TrainError(f"--max-chars must be >= 1, got {cfg.max_chars}")
+    what = "the text of {}, compared with the checkpoint's vocabulary,"
     if cfg.data is None:
         text = default_corpus() if cfg.max_chars is None else default_corpus(cfg.max_chars)
         where = f"the default corpus (Python standard library, {len(text):,} chars)"
-    else:
-        text = load_text(cfg.data)[:cfg.max_chars]
-        where = f"{cfg.data!r} ({len(text):,} chars)"
-    if vocab is None:
-        vocab = CharVocab(text)
-    ids = vocab.encode(text, what=f"the text of {where}, compared with the checkpoint's "
-                                  "vocabulary,")
+        vocab = vocab or CharVocab(text)
+        ids = vocab.encode(text, what=what.format(where), dtype=vocab.id_dtype)
+    else:                  # streamed: only --max-chars are read, never the whole text
+        ids, vocab = load_ids(cfg.data, cfg.max_chars, vocab, what.format(repr(cfg.data)))
+        where = f"{cfg.data!r} ({len(ids):,} chars)"
     train, val, _ = split_ids(ids, cfg.train_frac, cfg.val_frac)
+    val = val[:cfg.val_max_chars]
     B, T = cfg.batch_size, cfg.seq_length
     if len(train) < B * (T + 1):
         raise TrainError(f"{where} is too short: its training part ({len(train):,} chars "
@@ -263,7 +264,7 @@ def prepare_data(cfg: TrainConfig, vocab: CharVocab | None = None) -> CharData:
                              f"least --seq-length {T} + 1 chars; use more text, a larger "
                              "--val-frac, or --val-frac 0")
         val_streams = batchify(val, min(B, len(val) // (T + 1)), T)
-    return CharData(vocab, batchify(train, B, T), val_streams, where, len(text))
+    return CharData(vocab, batchify(train, B, T), val_streams, where, len(ids))
 
 
 def _check_config(cfg: TrainConfig) -> None:
@@ -274,6 +275,8 @@ def _check_config(cfg: TrainConfig) -> None:
         if getattr(cfg, name) < 1:
             raise TrainError(f"--{name.replace('_', '-')} must be >= 1, "
                              f"got {getattr(cfg, name)}")
+    if cfg.val_max_chars is not None and cfg.val_max_chars < 1:
+        raise TrainError(f"--val-max-chars must be >= 1, got {cfg.val_max_chars}")
     if cfg.max_steps is not None and cfg.max_steps < 0:
         raise TrainError(f"--max-steps must be >= 0, got {cfg.max_steps}")
     if not 0 <= cfg.dropout < 1:
@@ -473,6 +476,9 @@ class Trainer:
                  f"({self.model.num_parameters():,} parameters) on {self.data.description}: "
                  f"{len(self.vocab)} distinct chars, {self.chunks_per_epoch} steps per "
                  f"epoch, batches of {cfg.batch_size} x {cfg.seq_length}"
+                 + (f"; each validation reads {self.data.val.size:,} chars in "
+                    f"{num_bptt_batches(self.data.val, cfg.seq_length):,} forward chunks "
+                    "(--val-max-chars bounds it)" if self.data.val is not None else "")
                  + (f"; resuming at step {self.step}" if self.step else ""))
         os.makedirs(cfg.checkpoint_dir, exist_ok=True)
         bar = _progress_bar(total, self.step)
@@ -536,14 +542,16 @@ class Trainer:
 
     def validate_and_save(self, plot: bool = True) -> None:
         """Validation loss, a sample, and the checkpoints, log (and plot)."""
+        started = time.perf_counter()
         val = self.evaluate()
+        seconds = time.perf_counter() - started
         if self.history["step"] and self.history["step"][-1] == self.step:
             self.history["val_loss"][-1] = val
         line = (f"step {self.step} (epoch {self.epoch}): train loss "
                 f"{self.history['train_loss'][-1]:.4f}" if self.history["step"]
                 else f"step {self.step}")
         if math.isfinite(val):
-            line += f", validation loss {val:.4f} nats/char"
+            line += f", validation loss {val:.4f} nats/char ({seconds:.1f} s)"
         self.say(line)
         if self.cfg.sample_length > 0:
             self.say("  sample: " + self.sample_text().replace("\n", "\n          "))
