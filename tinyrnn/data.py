@@ -21,6 +21,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import sys
 import sysconfig
 from typing import Iterable, Iterator
 
@@ -37,7 +38,7 @@ class DataError(ValueError):
 
 
 READ_CHUNK = 1 << 20         # bytes read (and checked) at a time from a text file
-ENCODE_CHUNK = 1 << 20       # characters encoded at a time
+ENCODE_CHUNK = 1 << 18       # characters encoded at a time (~13 bytes each, transient)
 
 
 # ---------------------------------------------------------------------------
@@ -86,8 +87,11 @@ class CharVocab:
         if not unique:
             raise DataError("CharVocab: cannot build a vocabulary from an empty text")
         self._chars = "".join(unique)
-        self._codes = _code_points(self._chars)     # sorted, for searchsorted
+        self._codes = _code_points(self._chars)     # sorted code points
         self._index = {c: i for i, c in enumerate(self._chars)}
+        # code point -> id, and len(self) (no id) for the rest: one gather per text
+        self._table = np.full(int(self._codes[-1]) + 2, len(self), dtype=np.uint32)
+        self._table[self._codes] = np.arange(len(self), dtype=np.uint32)
 
     @classmethod
     def from_text(cls, text: str) -> "CharVocab":
@@ -159,12 +163,11 @@ class CharVocab:
         """
         if not isinstance(text, str):
             raise DataError(f"CharVocab.encode: expected a str, got {type(text).__name__}")
-        ids, missing = np.empty(len(text), dtype=dtype), set()
+        ids, missing, beyond = np.empty(len(text), dtype=dtype), set(), len(self._table) - 1
         for start in range(0, len(text), ENCODE_CHUNK):
             piece = text[start:start + ENCODE_CHUNK]
-            codes = _code_points(piece)
-            found = np.minimum(np.searchsorted(self._codes, codes), len(self) - 1)
-            unknown = self._codes[found] != codes
+            found = self._table[np.minimum(_code_points(piece), beyond)]
+            unknown = found == len(self)
             if unknown.any():
                 missing.update(piece[i] for i in np.flatnonzero(unknown))
             ids[start:start + len(piece)] = found
@@ -344,10 +347,11 @@ def load_ids(path: str | os.PathLike, max_chars: int | None = None,
         As :func:`load_text`; characters outside ``vocab``; a file that
         changed between the two passes.
     """
-    seen, count = set(), 0
+    present, count = np.zeros(sys.maxunicode + 1, dtype=bool), 0   # by code point
     for piece in _read_text(path, max_chars):
-        seen.update(piece)
+        present[_code_points(piece)] = True
         count += len(piece)
+    seen = set(map(chr, np.flatnonzero(present)))
     if vocab is None:
         vocab = CharVocab(seen)
     elif not seen <= set(vocab.chars):
