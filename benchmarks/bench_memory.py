@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import os
 import resource
 import subprocess
@@ -43,17 +44,24 @@ WORDS = ("def", "return", "self", "import", "class", "for", "in", "if", "else", 
 
 
 def write_text(path: str, megabytes: float, seed: int = 0) -> int:
-    """A code-like UTF-8 text of about ``megabytes`` MB; returns its size in bytes."""
+    """A code-like UTF-8 text of about ``megabytes`` MB; returns its size in bytes.
+
+    Random lines of WORDS, in blocks of ~0.6 MB; past 64 blocks they repeat
+    (generating is the slow part, and memory does not depend on the content).
+    """
     rng = np.random.default_rng(seed)
     words = np.array(WORDS)
-    written, target = 0, int(megabytes * 2**20)
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
-        while written < target:
-            n = rng.integers(2, 9, size=20_000)
-            lines = np.split(rng.choice(words, size=int(n.sum())), np.cumsum(n)[:-1])
-            block = "".join(" ".join(line) + "\n" for line in lines)
-            f.write(block)
-            written += len(block.encode("utf-8"))
+    written, target, blocks = 0, int(megabytes * 2**20), []
+    with open(path, "wb") as f:
+        for k in itertools.count():
+            if written >= target:
+                break
+            if k < 64:
+                n = rng.integers(2, 9, size=20_000)
+                lines = np.split(rng.choice(words, size=int(n.sum())), np.cumsum(n)[:-1])
+                blocks.append("".join(" ".join(line) + "\n" for line in lines).encode())
+            f.write(blocks[k % 64])
+            written += len(blocks[k % 64])
     return os.path.getsize(path)
 
 

@@ -243,7 +243,7 @@ def prepare_data(cfg: TrainConfig, vocab: CharVocab | None = None) -> CharData:
     if cfg.data is None:
         text = default_corpus() if cfg.max_chars is None else default_corpus(cfg.max_chars)
         where = f"the default corpus (Python standard library, {len(text):,} chars)"
-        vocab = vocab or CharVocab(text)
+        vocab = CharVocab(text) if vocab is None else vocab
         ids = vocab.encode(text, what=what.format(where), dtype=vocab.id_dtype)
     else:                  # streamed: only --max-chars are read, never the whole text
         ids, vocab = load_ids(cfg.data, cfg.max_chars, vocab, what.format(repr(cfg.data)))
