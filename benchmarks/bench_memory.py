@@ -5,8 +5,8 @@
     python benchmarks/bench_memory.py --full-validation   # + one full validation's time
 
 Each case runs ``python -m tinyrnn ...`` in a fresh subprocess and reads its
-peak resident memory (``ru_maxrss`` of the child, which counts NumPy's buffers
-and the interpreter alike) and its wall time. The texts are generated into a
+peak resident memory (VmHWM on Linux, else ``ru_maxrss``: NumPy's buffers and
+the interpreter alike) and its wall time. The texts are generated into a
 temporary folder (deleted afterwards), deterministic for a seed:
 
 * ``baseline``: 1 step on a 200 kB text: the interpreter, NumPy, tinyrnn, the
@@ -65,14 +65,21 @@ def write_text(path: str, megabytes: float, seed: int = 0) -> int:
     return os.path.getsize(path)
 
 
+# The child's peak resident memory. Linux keeps ru_maxrss across fork + exec
+# (it would report at least the parent's peak), so read the high-water mark of
+# the process's own memory map, VmHWM, where there is one.
+PEAK_KIB = ("next((int(l.split()[1]) for l in open('/proc/self/status') "
+            "if l.startswith('VmHWM')), 0) if sys.platform == 'linux' else "
+            "__import__('resource').getrusage(__import__('resource').RUSAGE_SELF).ru_maxrss")
+
+
 def run(args: list[str], cwd: str) -> tuple[float, float, int, str]:
     """``python -m tinyrnn ARGS``: (peak RSS in MiB, wall seconds, exit code, last line)."""
     env = {**os.environ, "PYTHONPATH": ROOT, "TQDM_DISABLE": "1"}
-    code = ("import resource, runpy, sys; sys.argv = ['tinyrnn'] + sys.argv[1:]\n"
+    code = ("import runpy, sys; sys.argv = ['tinyrnn'] + sys.argv[1:]\n"
             "try:\n    runpy.run_module('tinyrnn', run_name='__main__')\n"
             "except SystemExit as e:\n    status = e.code\nelse:\n    status = 0\n"
-            "print('maxrss_kib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,"
-            " file=sys.stderr)\nsys.exit(status)\n")
+            f"print('maxrss_kib', {PEAK_KIB}, file=sys.stderr)\nsys.exit(status)\n")
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env,
                           capture_output=True, text=True)
