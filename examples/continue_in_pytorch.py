@@ -38,7 +38,7 @@ from tinyrnn.checkpoint import CheckpointError
 from tinyrnn.data import (CharVocab, DataError, batchify, bptt_batches, default_corpus,
                           load_text, split_ids)
 from tinyrnn.nn import CharLM
-from tinyrnn.train import TrainError
+from tinyrnn.run import TrainError
 
 EXPECTED = (BridgeError, CheckpointError, DataError, TrainError)
 

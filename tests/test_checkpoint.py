@@ -1,12 +1,21 @@
 """Tests for tinyrnn.checkpoint: round trip, atomic writes, every bad file."""
 import json
 import os
+import re
+import subprocess
+import sys
+import time
+import tracemalloc
+import zipfile
 
 import numpy as np
 import pytest
 
-from tinyrnn import checkpoint
+from npz_craft import meta_npy, npy, npy_header, write_npz
+from tinyrnn import archive as archive_module, checkpoint
 from tinyrnn.checkpoint import META_KEY, CheckpointError, atomic_open, load, save
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _arrays(seed=0):
@@ -216,3 +225,171 @@ def test_save_rejects_bad_input_and_writes_nothing(tmp_path, arrays, meta, expec
     with pytest.raises(CheckpointError, match=expected):
         save(path, arrays, meta)
     assert _listing(tmp_path) == []
+
+
+# ---- hostile files: checked before anything is allocated ------------------------
+HUGE = (100_000, 100_000, 100)                                  # 3.6 TiB of float32
+
+
+def _refused_cheaply(path, **kwargs) -> str:
+    """load refuses ``path`` in one line, fast, without allocating, changing nothing."""
+    before = path.read_bytes()
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(CheckpointError) as info:
+            load(path, **kwargs)
+        seconds = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    message = str(info.value)
+    assert str(path) in message and "\n" not in message
+    assert seconds < 1.0 and peak < 50 * 2**20, (seconds, peak)
+    assert path.read_bytes() == before
+    return message
+
+
+@pytest.mark.parametrize("shape", [HUGE, (2, 2**30)])           # 3.6 TiB; 8 GiB
+def test_header_promising_more_than_the_member_holds(tmp_path, shape):
+    path = tmp_path / "crafted.npz"
+    write_npz(path, {"w": npy_header("<f4", shape) + b"\x00" * 16})
+    message = _refused_cheaply(path)
+    assert f"member 'w' declares shape {shape} float32" in message
+    assert "holds 16 bytes of data" in message
+
+
+def test_header_promising_less_than_the_member_holds(tmp_path):
+    path = tmp_path / "c.npz"
+    write_npz(path, {"w": npy_header("<f4", (2,)) + b"\x00" * 12})
+    assert "declares shape (2,) float32 (8 bytes) but holds 12 bytes" in _refused_cheaply(path)
+
+
+def test_directory_sizes_checked_against_the_file(tmp_path):
+    path = tmp_path / "c.npz"
+    write_npz(path, {"w": npy(np.zeros(100))})
+    data = bytearray(path.read_bytes())
+    directory = data.rindex(b"PK\x01\x02w.npy"[:4])             # the last member's entry
+    data[directory + 24:directory + 28] = (10**9).to_bytes(4, "little")   # file size
+    path.write_bytes(bytes(data))
+    assert "member 'w.npy'" in _refused_cheaply(path)
+
+
+def test_a_deflated_member_cannot_claim_more_than_deflate_makes(tmp_path):
+    path = tmp_path / "c.npz"
+    write_npz(path, {"w": npy(np.zeros(100))}, compression=zipfile.ZIP_DEFLATED)
+    data = bytearray(path.read_bytes())
+    directory = data.rindex(b"PK\x01\x02")
+    data[directory + 24:directory + 28] = (4 * 10**9).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    assert "more than deflate can produce" in _refused_cheaply(path)
+
+
+def test_total_size_cap(tmp_path):
+    path = tmp_path / "c.npz"
+    save(path, {"a": np.zeros(1000), "b": np.zeros(1000)}, {})
+    message = _refused_cheaply(path, max_bytes=10_000)       # 16,000 data + headers
+    assert re.search(r"members take 16,\d{3} bytes unpacked, more than the limit of "
+                     r"10,000 \(load's max_bytes\)", message), message
+    assert load(path, max_bytes=20_000)[0]["a"].shape == (1000,)
+
+
+@pytest.mark.parametrize("descr, expected", [
+    ("|O", "pickled Python object"),
+    ("<M8[s]", "dtype '<M8[s]'"),
+    ("|V8", "dtype '|V8'"),
+    ([("a", "<f4"), ("b", "<i4")], "dtype '|V8'"),
+    ("<U3", "dtype '<U3'"),
+])
+def test_dtypes_outside_the_allow_list(tmp_path, descr, expected):
+    path = tmp_path / "c.npz"
+    write_npz(path, {"w": npy_header(descr, (1,)) + b"\x00" * 12})
+    message = _refused_cheaply(path)
+    assert "member 'w'" in message and expected in message
+
+
+def test_unreadable_headers(tmp_path):
+    path = tmp_path / "c.npz"
+    write_npz(path, {"w": b"\x93NUMPY\x03\x00" + npy(np.zeros(2))[8:]})
+    assert "format version (3, 0)" in _refused_cheaply(path)
+    write_npz(path, {"w": npy(np.zeros(2)).replace(b"'shape'", b"'shapf'")})
+    assert "member 'w' has an unreadable .npy header" in _refused_cheaply(path)
+    write_npz(path, {"w": b"\x93NUMPY\x01\x00\xff\xff" + b" " * 70_000})
+    assert "member 'w' has an unreadable .npy header" in _refused_cheaply(path)
+
+
+def test_fortran_order_and_version_2_headers_load(tmp_path):
+    path = tmp_path / "c.npz"
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    write_npz(path, {"f": npy(np.asfortranarray(a)),
+                     "v2": npy_header("<f4", (2, 3), version=(2, 0)) + a.tobytes()})
+    arrays, _ = load(path)
+    assert np.array_equal(arrays["f"], a) and np.array_equal(arrays["v2"], a)
+
+
+def test_names_compression_and_counts(tmp_path, monkeypatch):
+    path = tmp_path / "c.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(META_KEY + ".npy", meta_npy())
+        archive.writestr("w.npy", npy(np.zeros(2)))
+        with pytest.warns(UserWarning, match="Duplicate"):
+            archive.writestr("w.npy", npy(np.ones(2)))
+    assert "member 'w.npy' appears twice" in _refused_cheaply(path)
+    write_npz(path, {"w": npy(np.zeros(2))}, compression=zipfile.ZIP_BZIP2)
+    assert "compression method 12" in _refused_cheaply(path)
+    write_npz(path, {"a\nb": npy(np.zeros(2))})
+    assert "printable" in _refused_cheaply(path)
+    write_npz(path, {f"w{i}": npy(np.zeros(1)) for i in range(5)})
+    monkeypatch.setattr(archive_module, "MAX_MEMBERS", 5)
+    assert "6 members, more than the 5" in _refused_cheaply(path)
+    monkeypatch.setattr(archive_module, "MAX_MEMBERS", 6)
+    monkeypatch.setattr(archive_module, "MAX_META_BYTES", 100)
+    assert "'__meta__' is 360 bytes, more than the 100" in _refused_cheaply(path)
+
+
+SPEC = {"embedding.weight": (np.float32, (7, 3)), "lstm.*": (np.float64, (16, None)),
+        "optim/step": (None, ()), "rng_state": ("uint64", None), "mask": (bool, (5,)),
+        "empty": (np.float32, (0, 3)), "transposed": (np.float32, (5, 3))}
+
+
+def test_expected_names_dtypes_and_shapes(tmp_path):
+    path = tmp_path / "c.npz"
+    save(path, _arrays(), META)
+    arrays, meta = load(path, expected=SPEC)
+    assert arrays.keys() == _arrays().keys() and meta == META
+    seen = []
+    load(path, expected=lambda m, headers: seen.append((m, headers)) or SPEC)
+    assert seen[0][0] == META and seen[0][1]["embedding.weight"].shape == (7, 3)
+    for change, needle in [
+        ({"embedding.weight": (np.float32, (3, 7))},
+         "member 'embedding.weight' has shape (7, 3) float32, its config implies "
+         "shape (3, 7) float32"),
+        ({"mask": (np.uint8, (5,))}, "implies shape (5,) uint8"),
+        ({"lstm.*": (np.float64, (16, 5))}, "'lstm.weight_hh_l0'"),
+        ({"missing": (None, None)}, "lacks 'missing', which its config requires"),
+    ]:
+        assert needle in _refused_cheaply(path, expected={**SPEC, **change})
+    assert "member 'mask' is not part of" in _refused_cheaply(
+        path, expected={k: v for k, v in SPEC.items() if k != "mask"})
+
+    def bad_config(meta, headers):
+        raise ValueError("its config says rnn_size -1")
+    assert "is inconsistent: its config says rnn_size -1" in \
+        _refused_cheaply(path, expected=bad_config)
+
+
+def test_cli_refuses_a_crafted_checkpoint_in_one_line(tmp_path):
+    """The real command line, in a fresh process and folder."""
+    path = tmp_path / "crafted.npz"
+    write_npz(path, {"param/decoder.weight": npy_header("<f4", HUGE) + b"\x00" * 16})
+    before = sorted(os.listdir(tmp_path)), path.read_bytes()
+    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    result = subprocess.run([sys.executable, "-m", "tinyrnn", "sample", "crafted.npz"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                            env=env)
+    assert result.returncode == 1 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "crafted.npz" in lines[0] and "'param/decoder.weight'" in lines[0]
+    assert "declares shape (100000, 100000, 100) float32" in lines[0]
+    assert (sorted(os.listdir(tmp_path)), path.read_bytes()) == before

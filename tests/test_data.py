@@ -1,12 +1,14 @@
 """Tests for tinyrnn.data: vocabulary, text loading, corpus, batching (the synthetic
 tasks are tested in test_tasks.py)."""
 import time
+import tracemalloc
 
 import numpy as np
 import pytest
 
 from tinyrnn.data import (CharVocab, DataError, batchify, bptt_batches, default_corpus,
-                          load_text, num_bptt_batches, split_ids)
+                          load_ids, load_text, num_bptt_batches, split_ids)
+from tinyrnn.textfile import READ_CHUNK, _read_text
 
 
 # ---- CharVocab --------------------------------------------------------------
@@ -99,6 +101,109 @@ def test_load_text_directory(tmp_path):
         load_text(tmp_path)
 
 
+# ---- streaming: only what --max-chars needs is read and checked -------------------
+MIXED = "\ufeff" + "héllo wörld ☃ 𝄞 naïve\r\n" * 7                # 1- to 4-byte characters
+
+
+@pytest.mark.parametrize("chunk_bytes", [4, 5, 7, 64, 1 << 20])
+def test_streaming_reads_pieces_exactly(tmp_path, chunk_bytes):
+    path = tmp_path / "t.txt"
+    path.write_bytes(MIXED.encode("utf-8"))
+    text = MIXED[1:]                                         # the BOM is dropped
+    assert "".join(_read_text(path, None, chunk_bytes)) == text
+    for n in (1, 2, 13, len(text) - 1, len(text), len(text) + 5):
+        assert "".join(_read_text(path, n, chunk_bytes)) == text[:n]
+        assert load_text(path, max_chars=n) == text[:n]
+
+
+@pytest.mark.parametrize("chunk_bytes", [4, 6, 1 << 20])
+def test_streaming_errors_name_the_file_offset(tmp_path, chunk_bytes):
+    path = tmp_path / "t.txt"
+    good = "abcdéfghij☃klmnop".encode("utf-8")                  # 20 bytes
+    for bad, message in ((b"\xff", r"not UTF-8: byte 0xff at offset 20"),
+                         (b"\x00", r"looks binary \(NUL byte at offset 20\)"),
+                         ("é".encode("utf-8")[:1], r"not UTF-8: byte 0xc3 at offset 20 "
+                                                 r"\(unexpected end of data\)")):
+        path.write_bytes(good + bad)
+        with pytest.raises(DataError, match=message):
+            "".join(_read_text(path, None, chunk_bytes))
+        # what lies beyond --max-chars is never looked at
+        assert "".join(_read_text(path, 17, chunk_bytes)) == good.decode("utf-8")
+        with pytest.raises(DataError, match=message):
+            "".join(_read_text(path, 18, chunk_bytes))
+
+
+def test_a_large_binary_file_is_refused_after_a_bounded_read(tmp_path):
+    path = tmp_path / "zeros.bin"
+    with open(path, "wb") as f:
+        f.truncate(64 * 2**20)                                # 64 MB of NUL bytes, sparse
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=r"looks binary \(NUL byte at offset 0\)"):
+            load_text(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * READ_CHUNK
+    path.write_bytes(b"x" * 100 + b"\x00" * (8 * 2**20))
+    tracemalloc.start()
+    try:
+        assert load_text(path, max_chars=100) == "x" * 100
+        assert load_ids(path, max_chars=50)[0].shape == (50,)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * READ_CHUNK
+
+
+def test_max_chars_must_be_positive(tmp_path):
+    (tmp_path / "t.txt").write_text("abc")
+    with pytest.raises(DataError, match="max_chars must be >= 1, got 0"):
+        load_text(tmp_path / "t.txt", max_chars=0)
+
+
+# ---- compact ids -----------------------------------------------------------------
+def test_id_dtype_is_the_smallest_that_holds_the_vocabulary():
+    def vocab_of(n):
+        return CharVocab(chr(0x10000 + i) for i in range(n))      # no surrogates
+    assert [vocab_of(n).id_dtype for n in (1, 256, 257, 65536, 65537)] == \
+        [np.uint8, np.uint8, np.uint16, np.uint16, np.uint32]
+    big = vocab_of(300)
+    ids = big.encode(big.chars, dtype=big.id_dtype)
+    assert ids.dtype == np.uint16 and np.array_equal(ids, np.arange(300))
+    assert big.decode(ids) == big.chars
+
+
+def test_encode_in_pieces(monkeypatch):
+    import tinyrnn.vocab as vocab_module
+    text = "The quick brown fox ☃ jumps\n\tover é" * 3
+    vocab = CharVocab(text)
+    whole = vocab.encode(text)
+    monkeypatch.setattr(vocab_module, "ENCODE_CHUNK", 7)
+    assert np.array_equal(vocab.encode(text), whole)
+    assert np.array_equal(vocab.encode(text, dtype=np.uint8), whole)
+    with pytest.raises(DataError, match=r"'A', 'Z'"):     # unknowns of every piece
+        vocab.encode("A" + text + "Z")
+
+
+def test_load_ids(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_bytes(MIXED.encode("utf-8"))
+    text = MIXED[1:]
+    ids, vocab = load_ids(path)
+    assert vocab == CharVocab(text) and ids.dtype == np.uint8
+    assert np.array_equal(ids, vocab.encode(text)) and vocab.decode(ids) == text
+    ids, same = load_ids(path, max_chars=10, vocab=vocab)
+    assert same is vocab and vocab.decode(ids) == text[:10]
+    with pytest.raises(DataError, match=r"the prime has characters not in the vocabulary: "
+                                        r"'w', 'ö'"):
+        load_ids(path, vocab=CharVocab(text.replace("w", "").replace("ö", "")),
+                 what="the prime")
+    with pytest.raises(DataError, match="is empty"):
+        path.write_bytes(b"")
+        load_ids(path)
+
+
 # ---- default corpus -------------------------------------------------------------
 def test_default_corpus_deterministic_and_fast():
     start = time.perf_counter()
@@ -134,10 +239,14 @@ def test_split_ids_bad_fractions(train_frac, val_frac):
 
 
 def test_batchify_layout():
-    streams = batchify(np.arange(11), batch_size=3)
+    ids = np.arange(11)
+    streams = batchify(ids, batch_size=3)
     assert streams.shape == (3, 3) and streams.dtype == np.int64
     assert np.array_equal(streams, [[0, 3, 6], [1, 4, 7], [2, 5, 8]])
-    assert streams.flags.c_contiguous
+    # a read-only view of the ids, not a copy: the text is stored once
+    assert np.shares_memory(streams, ids) and not streams.flags.writeable
+    compact = batchify(ids.astype(np.uint8), batch_size=3)
+    assert compact.dtype == np.uint8 and np.array_equal(compact, streams)
 
 
 def test_batchify_too_short():
@@ -161,3 +270,8 @@ def test_bptt_batches_shift_and_cover():
     assert np.array_equal(inputs, streams[:-1])             # every step once, in order
     resumed = list(bptt_batches(streams, T, start=3))
     assert len(resumed) == 2 and np.array_equal(resumed[0][0], batches[3][0])
+    # compact streams come out as int64 chunk by chunk, with the same values
+    compact = list(bptt_batches(batchify(np.arange(N * B).astype(np.uint8), B), T))
+    for (x, y), (cx, cy) in zip(batches, compact):
+        assert cx.dtype == cy.dtype == np.int64
+        assert np.array_equal(cx, x) and np.array_equal(cy, y)

@@ -5,6 +5,7 @@ import math
 import os
 import signal
 import sys
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -289,3 +290,35 @@ def test_learning_rate_decays_like_char_rnn(tmp_path, text_file):
     lrs = trainer.history["learning_rate"]
     assert lrs[:2 * n] == [0.01] * (2 * n)
     assert lrs[2 * n:3 * n] == [0.005] * n and lrs[3 * n:] == [0.0025] * n
+
+
+def test_the_text_is_held_once_as_compact_ids(text_file):
+    data = prepare_data(TrainConfig(data=text_file, batch_size=4, seq_length=8))
+    assert data.train.dtype == data.val.dtype == np.uint8       # 1 byte per character
+    ids = data.train.base                                       # streams are views ...
+    assert ids is data.val.base and ids.nbytes == data.num_chars   # ... of one array
+    bounded = prepare_data(TrainConfig(data=text_file, batch_size=4, seq_length=8,
+                                       val_max_chars=30))
+    assert bounded.val.size <= 30 < data.val.size
+    # the first --val-max-chars characters of the same validation text
+    assert np.array_equal(bounded.val.T.ravel(), data.val.T.ravel()[:bounded.val.size])
+    with pytest.raises(TrainError, match="--val-max-chars must be >= 1, got 0"):
+        Trainer(TrainConfig(data=text_file, val_max_chars=0))
+
+
+def test_a_config_claiming_a_huge_model_is_refused_before_building_it(tmp_path, text_file):
+    folder = tmp_path / "ck"
+    Trainer(config(text_file, folder, max_steps=2, eval_every=2)).run()
+    arrays, meta = snapshot(folder)
+    meta["model"]["hidden_size"] = 10**6                        # 4 TB of LSTM weights
+    checkpoint.save(tmp_path / "huge.npz", arrays, meta)
+    tracemalloc.start()
+    try:
+        with pytest.raises(TrainError, match=r"is inconsistent: its config describes at "
+                                             r"least [\d,]+ bytes of parameters, but it "
+                                             r"stores [\d,]+"):
+            read_checkpoint(str(tmp_path / "huge.npz"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 * 2**20

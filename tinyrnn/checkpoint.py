@@ -6,7 +6,7 @@ array), readable by ``numpy.load`` anywhere, with one reserved entry,
 
     {"format": "tinyrnn-checkpoint", "version": 1, "meta": {...your meta...}}
 
-Two properties protect the user's work:
+Three properties protect the user's work and machine:
 
 * **No pickle.** Files are written and read with ``allow_pickle=False``; an
   entry that holds a pickled Python object is refused on load (unpickling
@@ -16,6 +16,13 @@ Two properties protect the user's work:
   directory, flushes it, ``fsync``s it to disk and then renames it over the
   target with ``os.replace`` (atomic on one file system). A crash or Ctrl-C in
   the middle leaves the previous checkpoint untouched and no temporary file.
+* **Check before allocating.** Checkpoints come from strangers. :func:`load`
+  reads the zip directory, the metadata and every array's ``.npy`` header
+  (NumPy reads a header without its data) and checks names, dtypes, shapes
+  and sizes -- against the bytes really in the file, a total cap, and what
+  the caller's ``expected`` computes from the stored config -- before it
+  reads a byte of data. A header declaring a 3.6 TiB array in a 1 kB file is
+  refused in one line, in milliseconds, without allocating it.
 
 Arrays must be NumPy arrays on the host: convert device arrays first with
 ``backend.to_numpy`` and upload after loading with ``backend.asarray``::
@@ -30,25 +37,21 @@ import json
 import os
 import tempfile
 import zipfile
-import zlib
 from typing import Iterator
 
 import numpy as np
 
-__all__ = ["CheckpointError", "save", "load", "atomic_open", "META_KEY",
-           "FORMAT", "VERSION"]
+__all__ = ["CheckpointError", "ArrayHeader", "save", "load", "atomic_open", "META_KEY",
+           "FORMAT", "VERSION", "MAX_BYTES"]
 
-FORMAT = "tinyrnn-checkpoint"
-VERSION = 1
-META_KEY = "__meta__"
+from .archive import (FORMAT, MAX_BYTES, META_KEY, VERSION, ArrayHeader, CheckpointError,
+                      read_npz)
 
 # The permission bits a new file would get (mkstemp makes its files 0600).
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be written or read (one line, naming the file)."""
 
 
 # ---------------------------------------------------------------------------
@@ -168,68 +171,33 @@ def save(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dict | No
                 np.lib.format.write_array(entry, array, allow_pickle=False)
 
 
-# ---------------------------------------------------------------------------
-# Reading
-# ---------------------------------------------------------------------------
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+def load(path: str | os.PathLike, expected=None, max_bytes: int = MAX_BYTES
+         ) -> tuple[dict[str, np.ndarray], dict]:
+    """Read a checkpoint written by :func:`save`, checking everything before allocating.
 
+    The order is what makes a hostile file cheap to refuse:
 
-def _read_entries(npz, name: str) -> dict[str, np.ndarray]:
-    """Every entry of an open NpzFile, read eagerly with pickle disabled."""
-    entries = {}
-    for member in npz.zip.namelist():
-        if not member.endswith(".npy"):
-            raise CheckpointError(f"checkpoint {name!r} has an unexpected entry "
-                                  f"{member!r} (not an .npy array)")
-        key = member[:-len(".npy")]
-        try:
-            entries[key] = npz[key]
-        except ValueError as e:
-            if "allow_pickle" in str(e):
-                raise CheckpointError(f"checkpoint {name!r}: entry {key!r} holds a pickled "
-                                      "Python object; tinyrnn never loads pickles "
-                                      "(they can run arbitrary code)") from None
-            raise CheckpointError(f"checkpoint {name!r}: entry {key!r} is corrupted "
-                                  f"({_one_line(e)})") from None
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as e:
-            raise CheckpointError(f"checkpoint {name!r}: entry {key!r} is truncated or "
-                                  f"corrupted ({_one_line(e)})") from None
-    return entries
+    1. the zip directory: names (``*.npy``, printable, no duplicates), stored
+       or deflated, sizes backed by bytes of the file, total under ``max_bytes``;
+    2. ``__meta__``, read first (at most ``MAX_META_BYTES``), and its JSON;
+    3. every member's ``.npy`` header, without its data: dtype bool, integer,
+       float or complex (never object: no pickle), declared size
+       prod(shape) * itemsize equal to the bytes the member holds;
+    4. ``expected`` (names, dtypes, shapes), which may be computed from the meta;
+    5. only then the data, CRC-checked.
 
-
-def _parse_meta(entries: dict, name: str) -> dict:
-    """Pop and check the ``__meta__`` entry; return the user's meta dict."""
-    if META_KEY not in entries:
-        raise CheckpointError(f"checkpoint {name!r} has no {META_KEY!r} entry: it is an "
-                              "npz file but not a tinyrnn checkpoint")
-    raw = entries.pop(META_KEY)
-    if raw.shape != () or raw.dtype.kind != "U":
-        raise CheckpointError(f"checkpoint {name!r}: {META_KEY!r} must be a 0-d unicode "
-                              f"array of JSON, got shape {raw.shape} dtype {raw.dtype}")
-    try:
-        header = json.loads(str(raw))
-    except json.JSONDecodeError as e:
-        raise CheckpointError(f"checkpoint {name!r}: {META_KEY!r} is not valid JSON "
-                              f"({e})") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise CheckpointError(f"checkpoint {name!r}: {META_KEY!r} does not say "
-                              f"format {FORMAT!r}: not a tinyrnn checkpoint")
-    version = header.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version != VERSION:
-        raise CheckpointError(f"checkpoint {name!r} has format version {version!r}; this "
-                              f"tinyrnn reads version {VERSION} (upgrade tinyrnn for "
-                              "newer files)")
-    meta = header.get("meta")
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"checkpoint {name!r}: its meta is a "
-                              f"{type(meta).__name__}, expected a JSON object")
-    return meta
-
-
-def load(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
-    """Read a checkpoint written by :func:`save`, with pickle disabled.
+    Parameters
+    ----------
+    path : str or path-like
+    expected : dict or callable, optional
+        ``{name: (dtype, shape)}``, or ``expected(meta, headers) -> dict`` where
+        ``headers`` maps each stored name to its :class:`ArrayHeader`. ``dtype``
+        None accepts any allowed dtype; ``shape`` None any shape, and a None
+        inside a shape any length on that axis. Names with ``*``, ``?`` or
+        ``[`` are glob patterns and optional; other names are required, and a
+        stored array that nothing covers is refused.
+    max_bytes : int
+        Cap on the total size of the arrays (default 8 GiB).
 
     Returns
     -------
@@ -241,31 +209,10 @@ def load(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
     Raises
     ------
     CheckpointError
-        One line naming the file: missing, a directory, empty, not an npz,
-        truncated or corrupted, an entry holding a pickled object, missing or
-        invalid metadata, an unknown format version.
+        One line naming the file (and the member): missing, a directory, empty,
+        not an npz, truncated or corrupted, a pickled object, a header that
+        promises other sizes than the member holds, over a limit, missing or
+        invalid metadata, an unknown format version, not what ``expected`` says.
+        The file is only read, never changed.
     """
-    name = os.fspath(path)
-    if not os.path.exists(name):
-        raise CheckpointError(f"checkpoint {name!r} does not exist")
-    if os.path.isdir(name):
-        raise CheckpointError(f"checkpoint {name!r} is a directory, expected an .npz file")
-    try:
-        with open(name, "rb") as f:
-            magic = f.read(4)
-    except OSError as e:
-        raise CheckpointError(f"checkpoint {name!r} cannot be read ({_one_line(e)})") from None
-    if not magic:
-        raise CheckpointError(f"checkpoint {name!r} is empty")
-    if magic != b"PK\x03\x04":       # every zip archive, hence every .npz, starts so
-        raise CheckpointError(f"checkpoint {name!r} is not a tinyrnn checkpoint "
-                              "(not an .npz/zip file)")
-    try:
-        npz = np.load(name, allow_pickle=False)
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as e:
-        raise CheckpointError(f"checkpoint {name!r} is truncated or corrupted "
-                              f"({_one_line(e)})") from None
-    with npz:
-        entries = _read_entries(npz, name)
-    meta = _parse_meta(entries, name)
-    return entries, meta
+    return read_npz(os.fspath(path), expected, max_bytes)

@@ -114,6 +114,9 @@ OPTIONS = (
     Option("val_frac", 0.05, "fraction after it for validation, 0 for none (then there "
            "is no best.npz, only latest.npz); the rest is a test part left unused",
            float, in_range(0, 1), metavar="F", group="data split and evaluation"),
+    Option("val_max_chars", None, "validate on only the first N characters of the "
+           "validation part (a large text's full split can take minutes each time)",
+           int, at_least(1), metavar="N", group="data split and evaluation"),
     Option("eval_every", 500, "validate, print a sample and save checkpoints every N "
            "steps, and at the end", int, at_least(1), metavar="N",
            group="data split and evaluation"),

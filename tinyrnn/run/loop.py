@@ -40,7 +40,7 @@ from ..nn.charlm import CharLM
 from ..nn.utils import clip_grad_norm_
 from . import store
 from .config import Start, check_config
-from .console import (Console, Diverged, GracefulInterrupt, Interrupted, OptionError,
+from .console import (Console, Diverged, GracefulInterrupt, Interrupted,
                       TrainError, install_hint)
 from .corpus import prepare_data
 from .folder import RunFolder
@@ -191,6 +191,9 @@ class Trainer:
                  f"({self.model.num_parameters():,} parameters) on {self.data.description}: "
                  f"{len(self.vocab)} distinct chars, {self.chunks_per_epoch} steps per "
                  f"epoch, batches of {cfg.batch_size} x {cfg.seq_length}"
+                 + (f"; each validation reads {self.data.val.size:,} chars in "
+                    f"{num_bptt_batches(self.data.val, cfg.seq_length):,} forward chunks "
+                    "(--val-max-chars bounds it)" if self.data.val is not None else "")
                  + (f"; resuming at step {self.step}" if self.step else "")
                  + (f"; starting from the weights of {self.start.meta['path']} "
                     f"({store.describe(self.start.meta)})"
@@ -281,7 +284,9 @@ class Trainer:
         A validation loss that is not finite is a divergence: nothing is
         saved, so ``latest.npz`` stays the last model with a finite loss.
         """
+        started = time.perf_counter()
         val = self.evaluate()
+        seconds = time.perf_counter() - started
         if self.history["step"] and self.history["step"][-1] == self.step:
             self.history["val_loss"][-1] = math.nan if val is None else val
         if val is not None and not math.isfinite(val):
@@ -290,7 +295,7 @@ class Trainer:
                 f"{self.history['train_loss'][-1]:.4f}" if self.history["step"]
                 else f"step {self.step}")
         if val is not None:
-            line += f", validation loss {val:.4f} nats/char"
+            line += f", validation loss {val:.4f} nats/char ({seconds:.1f} s)"
         self.say(line)
         if self.cfg.sample_length > 0:
             self.say("  sample: " + self.sample_text().replace("\n", "\n          "))

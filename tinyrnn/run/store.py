@@ -116,6 +116,34 @@ def _missing_best(path: str) -> str | None:
     return None
 
 
+def expected_arrays(meta: dict, stored: dict) -> dict:
+    """What a char-LM checkpoint must hold, computed from its own config.
+
+    ``checkpoint.load`` calls this after reading the meta and the arrays'
+    headers, before any data: ``param/*`` must be exactly the parameters of
+    the model the config describes. The config's sizes are first bounded by
+    the stored parameters (every cell has at least H x H weights per layer),
+    so a config claiming a huge model cannot make us build one.
+    """
+    if meta.get("kind") != KIND or not isinstance(meta.get("model"), dict):
+        return {"*": (None, None)}           # read_checkpoint refuses it by name
+    config = meta["model"]
+    V, H, L = (config.get(k) for k in ("vocab_size", "hidden_size", "num_layers"))
+    E = config.get("embedding_dim") or V
+    if not all(isinstance(x, int) and x >= 1 for x in (V, H, L, E)):
+        raise ValueError(f"its model config {str(config)[:80]} lacks positive sizes")
+    stored_bytes = sum(h.nbytes for k, h in stored.items() if k.startswith("param/"))
+    least = 4 * (L * H * H + V * E + V * H)
+    if least > stored_bytes:
+        raise ValueError(f"its config describes at least {least:,} bytes of parameters, "
+                         f"but it stores {stored_bytes:,}")
+    model = CharLM.from_config(config)
+    spec = {f"param/{k}": (p.numpy().dtype, p.shape) for k, p in model.named_parameters()}
+    spec.update({"optim/*": (None, None), "state/*": (None, None),
+                 "history/*": (np.float64, (None,))})
+    return spec
+
+
 def read_checkpoint(path: str, resumable: bool = False) -> tuple[dict, dict]:
     """Load a char-LM checkpoint: ``(arrays, meta)``, or a TrainError naming the file.
 
@@ -128,7 +156,7 @@ def read_checkpoint(path: str, resumable: bool = False) -> tuple[dict, dict]:
     if not os.path.exists(path) and _missing_best(path):
         raise TrainError(_missing_best(path))
     try:
-        arrays, meta = checkpoint.load(path)
+        arrays, meta = checkpoint.load(path, expected=expected_arrays)
     except checkpoint.CheckpointError as e:
         raise TrainError(str(e)) from None
     if meta.get("kind") != KIND:
