@@ -207,3 +207,18 @@ _register("layer_norm_backward", layer_norm_backward, {
     "gain-gradient-not-summed-over-the-batch": ("dgain = (dy * xhat).sum(axis=0)",
                                                 "dgain = dy * xhat"),
 })
+
+
+# ---- non-finite answers: a check given nan or inf must say FAILED, never PASSED ----
+# (nan compares false with everything, so a check written as `error > tol` lets it through)
+for _name, (_old, _new) in {
+        "softmax_backward": ("return y * (dy - xp.sum(dy * y, axis=-1, keepdims=True))",
+                             "return y * (dy - xp.sum(dy * y, axis=-1, keepdims=True)) * float('nan')"),
+        "rnn_step_backward": ("db_hh = da.sum(axis=0)", "db_hh = da.sum(axis=0) * np.nan"),
+        "lstm_step_backward": ("db_hh = da.sum(axis=0)", "db_hh = da.sum(axis=0) * np.nan"),
+        "rwa_average_backward": ("da[t] = (dn * z[t] + dd) * w[t]", "da[t] = (dn * z[t] + dd) * w[t] * np.nan"),
+        "layer_norm_backward": ("dbias = dy.sum(axis=0)", "dbias = dy.sum(axis=0) * np.nan"),
+}.items():
+    assert SOLUTIONS[_name].count(_old) == 1, (_name, _old)
+    WRONG_ANSWERS[_name]["nan-gradient"] = SOLUTIONS[_name].replace(_old, _new)
+    WRONG_ANSWERS[_name]["inf-gradient"] = SOLUTIONS[_name].replace(_old, _new.replace("nan", "inf"))

@@ -21,7 +21,8 @@ name, gradient-checks the student's function and prints one verdict:
 * ``NOT IMPLEMENTED YET`` (no error) while the stub is untouched, so the
   notebook as shipped still runs top to bottom;
 * ``PASSED`` when every gradient matches the numerical one;
-* ``FAILED`` in an ``AssertionError`` when any gradient is wrong.
+* ``FAILED`` in an ``AssertionError`` when any gradient is wrong, including
+  one that contains nan or inf.
 
 Cells tagged ``exercise-setup`` (imports, the forward functions, the check
 helper) are all an exercise needs. The tests below start one kernel per
@@ -261,6 +262,13 @@ def test_exercise_stub_is_reported_as_not_implemented(exercise_kernel, path, nam
 def test_exercise_check_passes_with_the_solution(exercise_kernel, path, name):
     out = exercise_kernel(path).run(name, lecture_solutions.SOLUTIONS[name])
     assert "PASSED" in out and "FAILED" not in out, out
+
+
+def test_every_exercise_is_checked_against_non_finite_answers():
+    """A gradient of nan or inf is never "close": the check must say FAILED (nan
+    compares false with everything, so a check written as ``error > tol`` would pass it)."""
+    for _, name in EXERCISES:
+        assert {"nan-gradient", "inf-gradient"} <= set(lecture_solutions.WRONG_ANSWERS[name]), name
 
 
 WRONG = [(path, name, why) for path, name in EXERCISES
