@@ -80,11 +80,3 @@ def test_synthetic_tasks_validate():
         copy_problem(10, 5, num_symbols=2, rng=rng)
     with pytest.raises(DataError, match="T >= 2"):
         adding_problem(10, 1, rng)
-
-
-def test_old_import_path_still_works():
-    """Lectures and old scripts import the tasks from tinyrnn.data."""
-    import tinyrnn.data
-    assert tinyrnn.data.adding_problem is adding_problem
-    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
-        tinyrnn.data.nonsense

@@ -166,19 +166,3 @@ def bptt_batches(streams: np.ndarray, seq_length: int, start: int = 0
     for t0 in range(start * seq_length, last, seq_length):
         t1 = min(t0 + seq_length, last)
         yield (streams[t0:t1].astype(np.int64), streams[t0 + 1:t1 + 1].astype(np.int64))
-
-
-# ---------------------------------------------------------------------------
-# Old home of the synthetic tasks
-# ---------------------------------------------------------------------------
-_MOVED_TO_TASKS = ("adding_problem", "copy_problem", "associative_retrieval",
-                   "retrieval_vocab", "render_retrieval", "IGNORE_INDEX", "RETRIEVAL_CHARS")
-
-
-def __getattr__(name: str):
-    """``tinyrnn.data.adding_problem`` and friends still work: they moved to
-    :mod:`tinyrnn.tasks` (import them from there)."""
-    if name in _MOVED_TO_TASKS:
-        from . import tasks
-        return getattr(tasks, name)
-    raise AttributeError(f"module 'tinyrnn.data' has no attribute {name!r}")

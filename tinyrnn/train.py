@@ -1,7 +1,8 @@
 """Compatibility: the training run now lives in :mod:`tinyrnn.run`.
 
 ``from tinyrnn.train import TrainConfig, Trainer, load_model`` keeps working
-(lecture 08 uses it); new code imports from ``tinyrnn.run``.
+for scripts written against the first release; new code imports from
+``tinyrnn.run``.
 """
 from .run.config import TrainConfig, resolve_config
 from .run.console import Diverged, TrainError
