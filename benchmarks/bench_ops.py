@@ -56,15 +56,16 @@ class Counter:
     ``emulating`` > 0 inside the strict backend's out= emulation."""
 
     def __init__(self):
-        self.ops = self.launches = self.fused = self.emulating = 0
+        self.ops = self.launches = self.copies = self.fused = self.emulating = 0
 
-    def op(self):
+    def op(self, copy=False):
         self.ops += 1
+        self.copies += copy
         if not self.fused:
             self.launches += 1
 
     def snapshot(self):
-        return self.ops, self.launches
+        return self.ops, self.launches, self.copies
 
 
 class CountingNamespace:
@@ -93,8 +94,10 @@ def counting(backend, counter):
 
     def wrap(name, method):
         def counted(self, *args):
-            if not (name == "__setitem__" and counter.emulating):
+            if name != "__setitem__":
                 counter.op()
+            elif not counter.emulating:
+                counter.op(copy=True)
             return method(self, *args)
         return counted
 
@@ -152,36 +155,36 @@ def count_step(cell: str, T: int, B: int, H: int, V: int) -> dict:
         forward = counter.snapshot()
         loss.backward()
         total = counter.snapshot()
-    backward = (total[0] - forward[0], total[1] - forward[1])
+    backward = tuple(t - f for t, f in zip(total, forward))
     return {"forward": forward, "backward": backward}
 
 
 def per_step(cell: str, T: int, B: int, H: int, V: int) -> dict:
-    """Operations and launches per time step: (count at 2T - count at T) / T."""
+    """(operations, launches, copies) per time step: (count at 2T - count at T) / T."""
     short, long = count_step(cell, T, B, H, V), count_step(cell, 2 * T, B, H, V)
     result = {}
     for part in ("forward", "backward"):
-        ops, launches = (long[part][k] - short[part][k] for k in (0, 1))
-        if ops % T or launches % T:
+        grown = [b - a for a, b in zip(short[part], long[part])]
+        if any(g % T for g in grown):
             raise RuntimeError(f"{cell} {part}: the count does not grow linearly with T")
-        result[part] = (ops // T, launches // T)
+        result[part] = tuple(g // T for g in grown)
     return result
 
 
 def report(cells=("rnn", "lstm", "gru"), T=4, B=3, H=5, V=7, target=6) -> list:
-    """Print the table; return its rows (cell, fwd ops, bwd ops, fwd launches, bwd launches)."""
+    """Print the table; return {cell: per_step(...)}."""
     print("backend operations per time step per layer, one training step on the strict "
-          "device\n(launches: a fused pointwise call counted as one kernel, as on CuPy)")
+          "device\n(launches: a fused pointwise call counted as one kernel, as on CuPy; "
+          "copies: slice assignments, included in ops)")
     print(f"  {'layer':6s} {'ops fwd':>8s} {'bwd':>5s} {'total':>6s}   "
-          f"{'launches fwd':>12s} {'bwd':>5s} {'total':>6s}")
-    rows = []
+          f"{'launches fwd':>12s} {'bwd':>5s} {'total':>6s}   {'copies':>6s}")
+    rows = {}
     for cell in cells:
-        c = per_step(cell, T, B, H, V)
-        (of, lf), (ob, lb) = c["forward"], c["backward"]
+        c = rows[cell] = per_step(cell, T, B, H, V)
+        (of, lf, cf), (ob, lb, cb) = c["forward"], c["backward"]
         verdict = "meets" if lf + lb <= target else "MISSES"
         print(f"  {cell.upper():6s} {of:8d} {ob:5d} {of + ob:6d}   {lf:12d} {lb:5d} "
-              f"{lf + lb:6d}  ({verdict} target <= {target})")
-        rows.append((cell, of, ob, lf, lb))
+              f"{lf + lb:6d}   {cf + cb:6d}  ({verdict} target <= {target})")
     return rows
 
 

@@ -30,6 +30,8 @@ Three backends exist:
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 __all__ = ["Backend", "get_backend", "set_default_backend", "default_backend",
@@ -175,7 +177,7 @@ class Backend:
             fused.__name__ = fn.__name__
             return cupy.fuse(kernel_name=fn.__name__)(fused)
         xp = self.xp if self.name == "numpy" else _OutNamespace(self)
-        return lambda *arrays: fn(xp, *arrays)
+        return functools.partial(fn, xp)        # no Python frame of its own per call
 
     def clear_pointwise_cache(self) -> None:
         """Forget the made pointwise functions (after ``xp`` was swapped, e.g. to count)."""
