@@ -68,3 +68,32 @@ def test_lstm_gate_gradients_may_write_over_the_activations(shape):
     lstm_gates_backward(np, d, overwritten, alpha, gamma, overwritten, local)
     np.testing.assert_allclose(overwritten, separate, rtol=1e-14)
     np.testing.assert_allclose(separate, d * (z * (alpha - z) + gamma), rtol=1e-14)
+
+
+def test_on_cupy_each_function_is_fused_once_under_its_own_name(monkeypatch):
+    """The CuPy branch, without a GPU: a stand-in ``cupy`` whose ``fuse`` records
+    the kernel name and, like the real one given host arrays, runs the function."""
+    import sys
+    import types
+    fused_names = []
+    fake = types.ModuleType("cupy")
+    fake.__getattr__ = lambda name: getattr(np, name)
+
+    def fuse(kernel_name=None):
+        def decorate(fn):
+            fused_names.append(kernel_name)
+            return fn
+        return decorate
+    fake.fuse = fuse
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    backend = tr.Backend("cupy", fake)
+    seen = []
+
+    def scale_into(xp, a, out):
+        seen.append(xp)
+        xp.multiply(a, 3.0, out=out)
+    f = backend.pointwise(scale_into)
+    assert backend.pointwise(scale_into) is f and fused_names == ["scale_into"]
+    a, out = np.arange(3.0), np.empty(3)
+    f(a, out)
+    assert seen == [fake] and out.tolist() == [0.0, 3.0, 6.0]
