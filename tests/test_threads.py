@@ -49,6 +49,7 @@ def test_bad_counts_get_one_line(bad):
 def test_auto_is_one_thread_at_char_rnn_size_and_on_a_busy_machine():
     assert threads.auto_threads(batch=50, hidden=128, gates=4, cores=2, load=0.0) == 1
     assert threads.auto_threads(batch=1, hidden=100, gates=1, cores=16, load=0.0) == 1
+    assert threads.auto_threads(batch=32, hidden=512, gates=4, cores=2, load=0.0) == 1
     big = dict(batch=32, hidden=1024, gates=4)
     assert threads.auto_threads(**big, cores=2, load=0.0) == 2
     assert threads.auto_threads(**big, cores=2, load=1.0) == 1

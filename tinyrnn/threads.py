@@ -28,13 +28,16 @@ import os
 __all__ = ["set_num_threads", "num_threads", "blas_threads", "auto_threads",
            "check_threads", "AUTO_MIN_FLOPS"]
 
-AUTO_MIN_FLOPS = 5e7
+AUTO_MIN_FLOPS = 2e8
 """Floating-point operations of one step's recurrent product, 2 B H (G H), from
 which ``"auto"`` uses more than one thread. Issue 13's measurements put
 char-rnn's size (B = 50, H = 128, G = 4: 6.6e6) on the side where one
-thread is fastest; the threshold is set ~8x above it, at about an LSTM of
-H = 512 with B = 24, where a product takes ~10 ms on one core and splitting it
-can pay. It has not been measured on a quiet machine yet (benchmarks/README.md)."""
+thread is fastest even on a quiet machine; on a busy 2-core machine two
+threads made a training step 15x slower at that size and 3.7x slower at
+B = 32, H = 512 (6.7e7; benchmarks/README.md). The threshold is set above
+both, at about an LSTM of H = 1024 with B = 24, where a product takes tens of
+milliseconds on one core and splitting it can pay; the gain there has not
+been measured on a quiet machine yet."""
 
 
 def check_threads(value) -> str | None:
