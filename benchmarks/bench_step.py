@@ -27,10 +27,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
 def _threads_from_argv():
-    """--threads N must reach OpenBLAS before NumPy is imported."""
+    """--threads N must reach OpenBLAS before NumPy is imported (--threads auto:
+    tinyrnn's own choice per config, set with threadpoolctl while it runs)."""
     for k, arg in enumerate(sys.argv):
         n = arg.split("=", 1)[1] if arg.startswith("--threads=") else \
             sys.argv[k + 1] if arg == "--threads" and k + 1 < len(sys.argv) else None
+        if n == "auto":
+            return n
         if n:
             for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
                 os.environ[var] = n
@@ -48,6 +51,7 @@ from contenders import (CONTENDERS, make_data, numpy_step, tinyrnn_model,  # noq
                         tinyrnn_train_step, torch_available)
 from numpy_reference import CharModel  # noqa: E402
 from tinyrnn import nn  # noqa: E402
+from tinyrnn.threads import auto_threads  # noqa: E402
 
 CONFIGS = {
     "tiny": dict(cell="rnn", H=100, B=1, T=25, V=65, layers=1),
@@ -174,8 +178,10 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=9, help="timed rounds per contender")
     parser.add_argument("--contenders", default="all",
                         help=f"comma-separated names from {list(CONTENDERS)}")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="BLAS and PyTorch threads (default: all cores)")
+    parser.add_argument("--threads", default=None,
+                        help="BLAS and PyTorch threads (default: all cores); auto: BLAS "
+                             "threads as tinyrnn's --threads auto picks them for each config "
+                             "(tinyrnn.threads.auto_threads), PyTorch's own default")
     parser.add_argument("--backend", default="numpy", choices=["numpy", "cupy"],
                         help="where tinyrnn and the floor run (cupy: on a GPU; the NumPy "
                              "reference and PyTorch stay on the CPU)")
@@ -210,7 +216,7 @@ def main(argv=None):
         print("(PyTorch is not installed: its rows are skipped)")
     else:
         import torch
-        if THREADS:
+        if THREADS and THREADS != "auto":
             torch.set_num_threads(THREADS)
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     configs = list(CONFIGS) if args.configs == "all" else args.configs.split(",")
@@ -218,7 +224,14 @@ def main(argv=None):
     for name in configs:
         if name not in CONFIGS:
             parser.error(f"unknown config {name!r}; choose from {', '.join(CONFIGS)}")
-        med = time_config(name, CONFIGS[name], args.repeats, names)
+        cfg = CONFIGS[name]
+        if THREADS == "auto":
+            n = auto_threads(cfg["B"], cfg["H"], contenders.GATES[cfg["cell"]])
+            print(f"\n{name}: BLAS threads by tinyrnn's auto choice: {n}")
+            with tr.num_threads(n):
+                med = time_config(name, cfg, args.repeats, names)
+        else:
+            med = time_config(name, cfg, args.repeats, names)
         verdicts += print_table(name, CONFIGS[name], med)
     print(f"\nload average after: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 

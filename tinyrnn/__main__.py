@@ -87,19 +87,26 @@ def _sample_parser(sub) -> None:
                    help="random seed of the sampling (default: 123)")
     p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy",
                    help="numpy (CPU) or cupy (CUDA GPU) (default: numpy)")
+    p.add_argument("--threads", default="auto", metavar="N",
+                   help="threads for NumPy's matrix products (BLAS), or auto: one, as "
+                        "sampling runs one stream (default: auto)")
 
 
 def run_sample(args: argparse.Namespace) -> int:
     from .run.store import load_model
     from .sample import sample
+    from .threads import check_threads, num_threads, resolve
     if args.length < 0:
         raise OptionError(f"--length must be >= 0, got {args.length}")
     if not args.temperature > 0:
         raise OptionError(f"--temperature must be > 0, got {args.temperature}")
+    if check_threads(args.threads):
+        raise OptionError(f"--threads {check_threads(args.threads)}, got {args.threads!r}")
     model, vocab, _ = load_model(args.checkpoint, args.backend)
     try:
-        text = sample(model, vocab, prime=args.prime, length=args.length,
-                      temperature=args.temperature, argmax=args.argmax, seed=args.seed)
+        with num_threads(resolve(args.threads, batch=1, hidden=1)):
+            text = sample(model, vocab, prime=args.prime, length=args.length,
+                          temperature=args.temperature, argmax=args.argmax, seed=args.seed)
     except ValueError as e:            # e.g. prime characters not in the vocabulary
         raise OptionError(f"--prime: {e}") from None
     sys.stdout.write(text + "\n")

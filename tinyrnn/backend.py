@@ -13,7 +13,10 @@ standard lacks live here, on the backend, in one place:
 * ``asarray`` / ``to_numpy`` -- the only doors between the host and a device;
 * ``synchronize`` -- waits for the device (a no-op on the CPU);
 * ``into`` -- writes a result into a preallocated array (``out=`` on NumPy
-  and CuPy), for the fused recurrent kernels.
+  and CuPy), for the fused recurrent kernels;
+* ``pointwise`` -- turns a kernel's element-wise step, written once as a
+  function of ``xp``, into one GPU kernel on CuPy (``cupy.fuse``) and into
+  the plain function everywhere else.
 
 Three backends exist:
 
@@ -26,6 +29,8 @@ Three backends exist:
               a machine without a GPU proves the CuPy path has no NumPy leaks.
 """
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -44,6 +49,7 @@ class Backend:
         self.name = name
         self.xp = xp
         self.device = device
+        self._pointwise = {}
 
     def __repr__(self) -> str:
         return f"Backend({self.name!r})"
@@ -143,11 +149,60 @@ class Backend:
             return out
         return fn(*args, out=out, **kwargs)
 
+    def pointwise(self, fn):
+        """``fn(xp, *arrays)`` as ``f(*arrays)``: one fused kernel on CuPy.
+
+        ``fn`` is element-wise work written once as a function of an array
+        namespace: it may use operators (``a += b``), and ``xp`` functions
+        with ``out=`` (``xp.tanh(a, out=a)``, ``xp.multiply(a, b, out=c)``);
+        it writes its results into arrays it was given and returns nothing.
+        On CuPy it runs under ``cupy.fuse`` (one kernel launch per call); on
+        NumPy it is called as it is with ``xp = numpy``; on the strict
+        backend ``xp`` emulates ``out=`` (compute, then copy), so the tests
+        there exercise the very code CuPy fuses. Arguments must be arrays of
+        one shape (or broadcastable to it) or scalars; no indexing inside.
+        The result is cached per ``fn`` (CuPy compiles a kernel once).
+        """
+        made = self._pointwise.get(fn)
+        if made is None:
+            made = self._pointwise[fn] = self._make_pointwise(fn)
+        return made
+
+    def _make_pointwise(self, fn):
+        if self.name == "cupy":
+            import cupy
+
+            def fused(*arrays):
+                return fn(cupy, *arrays)
+            fused.__name__ = fn.__name__
+            return cupy.fuse(kernel_name=fn.__name__)(fused)
+        xp = self.xp if self.name == "numpy" else _OutNamespace(self)
+        return functools.partial(fn, xp)        # no Python frame of its own per call
+
+    def clear_pointwise_cache(self) -> None:
+        """Forget the made pointwise functions (after ``xp`` was swapped, e.g. to count)."""
+        self._pointwise = {}
+
     def synchronize(self) -> None:
         """Block until queued device work is done (for honest timings)."""
         if self.name == "cupy":
             import cupy
             cupy.cuda.Device().synchronize()
+
+
+class _OutNamespace:
+    """A namespace whose functions take ``out=`` (as NumPy's and CuPy's do),
+    emulated by :meth:`Backend.into` where the standard has none."""
+
+    def __init__(self, backend: Backend):
+        self._backend = backend
+
+    def __getattr__(self, name):
+        fn, backend = getattr(self._backend.xp, name), self._backend
+
+        def with_out(*args, out=None, **kwargs):
+            return fn(*args, **kwargs) if out is None else backend.into(out, fn, *args, **kwargs)
+        return with_out
 
 
 _rng = np.random.default_rng(0)

@@ -7,6 +7,15 @@ Every helper works on raw arrays through ``ctx.xp`` and ``ctx.backend.into``
 one kernel serves every backend; the kernels' time loops call ``xp``
 functions with ``out=`` directly, bound once by :func:`with_out`.
 
+**One time step = a product or two plus pointwise functions.** Each
+kernel's per-step element-wise work is written once, as functions of ``xp``
+that write into the arrays they are given (:func:`activate_gates` here, the
+cell functions in ``rnn.py``, ``lstm.py``, ``gru.py``), and called through
+``ctx.backend.pointwise(fn)``: as they are on NumPy, fused into ONE kernel
+launch each by ``cupy.fuse`` on a GPU. A step then launches at most 6
+kernels forward and backward together (``benchmarks/bench_ops.py`` counts
+them), where a launch costs ~5-20 us whatever its size.
+
 **Gate-major buffers.** PyTorch stacks the G gates' weights as rows
 [gate 0 | gate 1 | ...] of one (G*H, I) matrix, so x W^T has the gates side by
 side in each row: (B, G*H). Element-wise work on one gate is then a strided
@@ -115,17 +124,21 @@ def start_states(ctx, h0, T):
     return hs
 
 
-def sigmoid_(ctx, v):
-    """v <- sigmoid(v) in place, as 0.5 * tanh(v / 2) + 0.5.
+def activate_gates(xp, z, rec, scale, shift):
+    """z <- tanh(z + rec) * scale + shift, in place: a block of gates activated at once.
 
-    The identity sigmoid(v) = (1 + tanh(v / 2)) / 2 needs no exp, so nothing
-    overflows for large |v|, and it runs in place on a view of a buffer.
+    sigmoid(v) = (1 + tanh(v / 2)) / 2 needs no exp (nothing overflows for
+    large |v|), so a kernel that halves the pre-activations of its sigmoid
+    gates beforehand (their rows of the input projection and of the
+    recurrent weights) activates its sigmoid gates and its tanh gates with
+    ONE tanh over a contiguous block: scale = shift = 1/2 for a sigmoid gate,
+    scale = 1, shift = 0 for a tanh gate (per gate, broadcast over (B, H)).
+    A pointwise step (``Backend.pointwise``): one kernel on CuPy.
     """
-    v *= 0.5
-    ctx.backend.into(v, ctx.xp.tanh, v)
-    v *= 0.5
-    v += 0.5
-    return v
+    z += rec
+    xp.tanh(z, out=z)
+    z *= scale
+    z += shift
 
 
 def per_gate(ctx, dz, m):
@@ -137,14 +150,15 @@ def per_gate(ctx, dz, m):
     return xp.reshape(out, (dz.shape[0] * dz.shape[2], m.shape[1]))
 
 
-def sequence_grads(ctx, dz, x, hs, weight_ih, needs, last_hh=None):
+def sequence_grads(ctx, dz, x, hs, weight_ih, needs, last_ih=None):
     """The gradients that are sums over all T steps, as products over all T*B rows.
 
     dz (G, T, B, H): dL/d(gate pre-activations), gate-major; x (T, B, I);
     hs (T + 1, B, H) holding h_0 .. h_T; ``needs`` from :func:`needs_grad`, with
-    the keys "x", "weight_ih", "weight_hh", "bias_ih" and "bias_hh". ``last_hh`` (T, B, H),
-    GRU only: the recurrent side of the last gate's gradient when it differs
-    from the input side (dn~ * r), used for that gate's rows of dW_hh and db_hh.
+    the keys "x", "weight_ih", "weight_hh", "bias_ih" and "bias_hh". ``last_ih``
+    (T, B, H), GRU only: the input side of the last gate's gradient when it
+    differs from the recurrent side in ``dz`` (dn~ against dn~ * r), used for
+    that gate's rows of dx, dW_ih and db_ih.
 
         dx     = sum_k dZ_k W_k           (T*B, H) @ (H, I) per gate
         dW_ih  = [dZ_k^T X]_k             (H, T*B) @ (T*B, I) per gate, batched
@@ -157,25 +171,25 @@ def sequence_grads(ctx, dz, x, hs, weight_ih, needs, last_hh=None):
     G, T, B, H = dz.shape
     I = x.shape[2]
     dz = xp.reshape(dz, (G, T * B, H))
-    hh = [dz] if last_hh is None else [dz[:G - 1, ...], xp.reshape(last_hh, (1, T * B, H))]
+    ih = [dz] if last_ih is None else [dz[:G - 1, ...], xp.reshape(last_ih, (1, T * B, H))]
     dx = dW_ih = dW_hh = db_ih = db_hh = None
     if needs["x"]:
         w = xp.reshape(weight_ih, (G, H, I))
-        dx = xp.matmul(dz[0, ...], w[0, ...])
+        rows = [part[k, ...] for part in ih for k in range(part.shape[0])]
+        dx = xp.matmul(rows[0], w[0, ...])
         for k in range(1, G):
-            dx += xp.matmul(dz[k, ...], w[k, ...])
+            dx += xp.matmul(rows[k], w[k, ...])
         dx = xp.reshape(dx, (T, B, I))
     if needs["weight_ih"]:
-        dW_ih = per_gate(ctx, dz, xp.reshape(x, (T * B, I)))
+        dW_ih = _join(xp, [per_gate(ctx, part, xp.reshape(x, (T * B, I))) for part in ih])
     if needs["weight_hh"]:
-        h_prev = xp.reshape(hs[:-1, ...], (T * B, H))
-        dW_hh = _join(xp, [per_gate(ctx, part, h_prev) for part in hh])
-    if needs["bias_ih"]:
-        db_ih = xp.reshape(xp.sum(dz, axis=1), (G * H,))
-    if needs["bias_hh"] and needs["bias_ih"] and last_hh is None:
-        db_hh = copy(ctx, db_ih)        # the same sum; a copy, so no two .grad share memory
-    elif needs["bias_hh"]:
-        db_hh = _join(xp, [xp.reshape(xp.sum(part, axis=1), (-1,)) for part in hh])
+        dW_hh = per_gate(ctx, dz, xp.reshape(hs[:-1, ...], (T * B, H)))
+    if needs["bias_hh"]:
+        db_hh = xp.reshape(xp.sum(dz, axis=1), (G * H,))
+    if needs["bias_ih"] and needs["bias_hh"] and last_ih is None:
+        db_ih = copy(ctx, db_hh)        # the same sum; a copy, so no two .grad share memory
+    elif needs["bias_ih"]:
+        db_ih = _join(xp, [xp.reshape(xp.sum(part, axis=1), (-1,)) for part in ih])
     return dx, dW_ih, dW_hh, db_ih, db_hh
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from ...autograd import Function
 from ...tensor import Tensor
-from .common import (add_bias, check_sequence_args, copy, empty, gate_blocks,
+from .common import (activate_gates, add_bias, check_sequence_args, copy, empty, gate_blocks,
                      gate_projection, may_overwrite_saved, needs_grad, sequence_grads,
                      start_states, with_out)
 
 # sigmoid(v) = (1 + tanh(v / 2)) / 2. Halving the i, f, o pre-activations once
 # (the input projection and the recurrent weights' blocks) lets ONE tanh over
-# all four gates do each step's work; then i, f, o <- tanh * 1/2 + 1/2.
+# all four gates do each step's work (``activate_gates``).
 _SCALE = [0.5, 0.5, 1.0, 0.5]          # per gate, order i, f, g, o
 _SHIFT = [0.5, 0.5, 0.0, 0.5]
 # Local derivatives from the activations: s(1 - s) for i, f, o and 1 - g^2 for
@@ -61,7 +61,9 @@ class LSTMSequence(Function):
     @staticmethod
     def forward(ctx, x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
         xp = ctx.xp
-        matmul, multiply, tanh = (with_out(ctx, f) for f in (xp.matmul, xp.multiply, xp.tanh))
+        matmul = with_out(ctx, xp.matmul)
+        activate = ctx.backend.pointwise(activate_gates)
+        cell = ctx.backend.pointwise(lstm_cell_forward)
         T, B, _ = x.shape
         H = h0.shape[1]
         scale, shift = _per_gate(ctx, _SCALE, x.dtype), _per_gate(ctx, _SHIFT, x.dtype)
@@ -75,17 +77,9 @@ class LSTMSequence(Function):
         for t in range(T):
             z = gates[:, t, ...]                            # (4, B, H) view, filled in place
             matmul(hs[t, ...], w_hh, out=rec)               # h_{t-1} W_hh,k^T for every k
-            z += rec
-            tanh(z, out=z)
-            z *= scale                                      # i, f, o = (1 + tanh) / 2
-            z += shift
-            i, f, g, o = z[0, ...], z[1, ...], z[2, ...], z[3, ...]
-            c = cs[t + 1, ...]
-            multiply(f, cs[t, ...], out=c)                  # c_t = f * c_{t-1} + i * g
-            multiply(i, g, out=ig)
-            c += ig
-            tanh(c, out=tanh_c[t, ...])                     # h_t = o * tanh(c_t)
-            multiply(o, tanh_c[t, ...], out=hs[t + 1, ...])
+            activate(z, rec, scale, shift)                  # i, f, g, o
+            cell(z[0, ...], z[1, ...], z[2, ...], z[3, ...], cs[t, ...], cs[t + 1, ...],
+                 ig, tanh_c[t, ...], hs[t + 1, ...])
         out = hs[1:, ...]
         ctx.save_for_backward(x, weight_ih, weight_hh, gates, hs, cs, tanh_c, out)
         return out, copy(ctx, hs[T, ...]), copy(ctx, cs[T, ...])
@@ -93,8 +87,9 @@ class LSTMSequence(Function):
     @staticmethod
     def backward(ctx, dout, dh_n, dc_n):
         xp = ctx.xp
-        matmul, multiply, subtract, sum_ = (
-            with_out(ctx, f) for f in (xp.matmul, xp.multiply, xp.subtract, xp.sum))
+        matmul, sum_ = with_out(ctx, xp.matmul), with_out(ctx, xp.sum)
+        cell = ctx.backend.pointwise(lstm_cell_backward)
+        local = ctx.backend.pointwise(lstm_gates_backward)
         x, weight_ih, weight_hh, gates, hs, cs, tanh_c, out = ctx.saved
         T, B, _ = x.shape
         H = hs.shape[-1]
@@ -102,34 +97,70 @@ class LSTMSequence(Function):
         w_hh = xp.reshape(weight_hh, (4, H, H))             # W_hh,k blocks
         # Without retain_graph the activations are dead once read: write dZ over them.
         dgates = gates if may_overwrite_saved(ctx) else empty(ctx, gates.shape, gates.dtype)
-        dh, dc = copy(ctx, dh_n), copy(ctx, dc_n)
-        d, local, rec = (empty(ctx, (4, B, H), x.dtype) for _ in range(3))
-        tmp = empty(ctx, (B, H), x.dtype)
+        dh, dc = empty(ctx, (B, H), x.dtype), copy(ctx, dc_n)
+        rec = ctx.backend.zeros((4, B, H), x.dtype)        # dz_{t+1} W_hh,k, summed into dh_t
+        rec[0, ...] = dh_n
+        d, tmp = empty(ctx, (4, B, H), x.dtype), empty(ctx, (4, B, H), x.dtype)
         for t in range(T - 1, -1, -1):
             z = gates[:, t, ...]
-            i, f, g, o = z[0, ...], z[1, ...], z[2, ...], z[3, ...]
-            tc = tanh_c[t, ...]
-            dh += dout[t, ...]
-            multiply(tc, tc, out=tmp)                       # dc_t += dh * o * (1 - tc^2)
-            tmp -= 1
-            tmp *= o
-            tmp *= dh
-            dc -= tmp
-            multiply(dc, g, out=d[0, ...])                  # di
-            multiply(dc, cs[t, ...], out=d[1, ...])         # df
-            multiply(dc, i, out=d[2, ...])                  # dg
-            multiply(dh, tc, out=d[3, ...])                 # do
-            dc *= f                                         # dc_{t-1}
-            subtract(alpha, z, out=local)                   # s(1 - s) | 1 - g^2
-            local *= z
-            local += gamma
+            cell(dh, dout[t, ...], rec[0, ...], rec[1, ...], rec[2, ...], rec[3, ...], dc,
+                 z[0, ...], z[1, ...], z[2, ...], z[3, ...], cs[t, ...], tanh_c[t, ...],
+                 d[0, ...], d[1, ...], d[2, ...], d[3, ...], tmp[0, ...])
             dz = dgates[:, t, ...]                          # may be z itself: all reads done
-            multiply(d, local, out=dz)
-            matmul(dz, w_hh, out=rec)                       # dh_{t-1} = sum_k dz_k W_hh,k
-            sum_(rec, axis=0, out=dh)
+            local(d, z, alpha, gamma, dz, tmp)
+            matmul(dz, w_hh, out=rec)                       # dz_t W_hh,k for every k
+        sum_(rec, axis=0, out=dh)                           # dh_0: h0's gradient
         dx, dW_ih, dW_hh, db_ih, db_hh = sequence_grads(
             ctx, dgates, x, hs, weight_ih, needs_grad(ctx, INPUTS))
         return dx, dh, dc, dW_ih, dW_hh, db_ih, db_hh
+
+
+def lstm_cell_forward(xp, i, f, g, o, c_prev, c, ig, tanh_c, h):
+    """c <- f * c_prev + i * g;  tanh_c <- tanh(c);  h <- o * tanh_c.
+
+    One step's cell update from the activated gates (all (B, H); ``ig`` is
+    scratch). A pointwise step: one kernel on CuPy.
+    """
+    xp.multiply(f, c_prev, out=c)
+    xp.multiply(i, g, out=ig)
+    c += ig
+    xp.tanh(c, out=tanh_c)
+    xp.multiply(o, tanh_c, out=h)
+
+
+def lstm_cell_backward(xp, dh, dout_t, r_i, r_f, r_g, r_o, dc, i, f, g, o, c_prev, tanh_c,
+                       d_i, d_f, d_g, d_o, tmp):
+    """One step back through the cell, from dh_t's parts to the activations' gradients.
+
+    dh <- dh_t = dout_t + sum_k r_k  (r_k = dz_{t+1,k} W_hh,k, the recurrent part)
+    dc <- dc_t = dc + dh_t o (1 - tanh(c_t)^2), then dc_{t-1} = dc_t f
+    d_i, d_f, d_g, d_o <- dc_t g, dc_t c_{t-1}, dc_t i, dh_t tanh(c_t)
+
+    All (B, H); ``tmp`` is scratch. A pointwise step: one kernel on CuPy.
+    """
+    xp.add(r_i, r_f, out=dh)
+    dh += r_g
+    dh += r_o
+    dh += dout_t
+    xp.multiply(dh, tanh_c, out=d_o)
+    xp.multiply(d_o, tanh_c, out=tmp)                   # dh o (1 - tc^2) = o (dh - d_o tc)
+    xp.subtract(dh, tmp, out=tmp)
+    tmp *= o
+    dc += tmp
+    xp.multiply(dc, g, out=d_i)
+    xp.multiply(dc, c_prev, out=d_f)
+    xp.multiply(dc, i, out=d_g)
+    dc *= f
+
+
+def lstm_gates_backward(xp, d, z, alpha, gamma, dz, local):
+    """dz <- d * (z (alpha - z) + gamma): the activations' local derivatives,
+    s(1 - s) for i, f, o and 1 - g^2 for g, over the (4, B, H) block at once.
+    ``dz`` may be ``z`` itself; ``local`` is scratch. One kernel on CuPy."""
+    xp.subtract(alpha, z, out=local)
+    local *= z
+    local += gamma
+    xp.multiply(d, local, out=dz)
 
 
 def _per_gate(ctx, values, dtype):

@@ -16,6 +16,29 @@ INPUTS = ('x', 'h0', 'weight_ih', 'weight_hh', 'bias_ih', 'bias_hh')
 """The op's inputs in order (``needs_grad`` keys its flags by them)."""
 
 
+def rnn_step_tanh(xp, a, rec):
+    """a <- tanh(a + rec): one forward step, in place (a holds x_t W_ih^T + b)."""
+    a += rec
+    xp.tanh(a, out=a)
+
+
+def rnn_step_relu(xp, a, rec):
+    """a <- relu(a + rec), in place."""
+    a += rec
+    xp.maximum(a, 0, out=a)
+
+
+def rnn_step_backward(xp, dh, dout_t, da):
+    """dh <- dh_t = dh + dout_t;  da <- da_t = dh_t * f'(a_t) (da holds f'(a_t))."""
+    dh += dout_t
+    da *= dh
+
+
+STEP_FORWARD = {"tanh": rnn_step_tanh, "relu": rnn_step_relu}
+"""Each time step's element-wise work, written once for every backend
+(``Backend.pointwise``: one fused kernel on CuPy)."""
+
+
 class RNNSequence(Function):
     """h_t = f(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh), t = 1 .. T, f = tanh or relu.
 
@@ -45,21 +68,16 @@ class RNNSequence(Function):
     @staticmethod
     def forward(ctx, x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None,
                 nonlinearity="tanh"):
-        xp = ctx.xp
-        matmul, tanh, maximum = (with_out(ctx, f) for f in (xp.matmul, xp.tanh, xp.maximum))
+        matmul = with_out(ctx, ctx.xp.matmul)
+        step = ctx.backend.pointwise(STEP_FORWARD[nonlinearity])
         T = x.shape[0]
         hs = start_states(ctx, h0, T)                      # h_0 .. h_T
         hs[1:, ...] = input_projection(ctx, x, weight_ih, add_bias(bias_ih, bias_hh))
         w_hh_t = transposed_copy(ctx, weight_hh)
         rec = empty(ctx, h0.shape, h0.dtype)
         for t in range(T):
-            a = hs[t + 1, ...]                             # a view: x_t W_ih^T + b
             matmul(hs[t, ...], w_hh_t, out=rec)
-            a += rec
-            if nonlinearity == "tanh":
-                tanh(a, out=a)                             # h_t = f(a_t), in place
-            else:
-                maximum(a, 0, out=a)
+            step(hs[t + 1, ...], rec)                      # h_t = f(a_t + rec), in place
         ctx.nonlinearity = nonlinearity
         out = hs[1:, ...]
         ctx.save_for_backward(x, weight_ih, weight_hh, hs, out)
@@ -79,12 +97,11 @@ class RNNSequence(Function):
             dA *= -1                                       # 1 - h^2
         else:
             dA[...] = xp.astype(out > 0, out.dtype)
+        step = ctx.backend.pointwise(rnn_step_backward)
         dh = copy(ctx, dh_n)
         for t in range(T - 1, -1, -1):
-            dh += dout[t, ...]
-            da = dA[t, ...]
-            da *= dh                                       # da_t = dh_t * f'(a_t)
-            matmul(da, weight_hh, out=dh)                  # dh_{t-1} (recurrent part)
+            step(dh, dout[t, ...], dA[t, ...])             # da_t = dh_t * f'(a_t)
+            matmul(dA[t, ...], weight_hh, out=dh)          # dh_{t-1} (recurrent part)
         dz = xp.reshape(dA, (1,) + tuple(dA.shape))      # one gate, gate-major
         dx, dW_ih, dW_hh, db_ih, db_hh = sequence_grads(ctx, dz, x, hs, weight_ih,
                                                         needs_grad(ctx, INPUTS))
