@@ -120,7 +120,7 @@ def forget_cupy(monkeypatch):
 
 def test_cupy_missing_names_the_gpu_extra(forget_cupy):
     forget_cupy.setitem(sys.modules, "cupy", None)      # makes `import cupy` fail
-    with pytest.raises(BackendError, match=r"CuPy.*tinyrnn\[gpu\]"):
+    with pytest.raises(BackendError, match=r"CuPy: pip install .*\[gpu\]"):
         tr.get_backend("cupy")
 
 

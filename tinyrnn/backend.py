@@ -22,7 +22,7 @@ Three backends exist:
 
 ``"numpy"``   the default; ``xp`` is ``numpy`` itself (NumPy >= 2 follows the
               standard's names).
-``"cupy"``    a CUDA GPU through CuPy (``pip install tinyrnn[gpu]``).
+``"cupy"``    a CUDA GPU through CuPy (``pip install "tinyrnn[gpu]"``, or ``".[gpu]"`` in a clone).
 ``"strict"``  ``array_api_strict`` on its fake non-CPU device ``device1``. It
               is slow and exists only for tests: any silent fall-back to NumPy
               (``np.exp(x)``, ``np.zeros`` mixed in) raises there, which is how
@@ -31,11 +31,25 @@ Three backends exist:
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import numpy as np
 
 __all__ = ["Backend", "get_backend", "set_default_backend", "default_backend",
            "manual_seed", "BackendError"]
+
+
+def install_hint(extra: str) -> str:
+    """The pip command that installs tinyrnn's optional ``extra`` for *this* copy.
+
+    From a source checkout (a ``setup.cfg`` beside the package) that is
+    ``pip install -e ".[extra]"`` run in the checkout; an installed copy
+    needs ``pip install "tinyrnn[extra]"`` from the package index.
+    """
+    root = Path(__file__).resolve().parents[1]
+    if (root / "setup.cfg").is_file():
+        return f'pip install -e "{root}[{extra}]"'
+    return f'pip install "tinyrnn[{extra}]"'
 
 
 class BackendError(RuntimeError):
@@ -251,7 +265,7 @@ def _make(name: str) -> Backend:
         try:
             import cupy
         except ImportError:
-            raise BackendError("backend 'cupy' needs CuPy: pip install 'tinyrnn[gpu]'") from None
+            raise BackendError(f"backend 'cupy' needs CuPy: {install_hint('gpu')}") from None
         try:
             if not cupy.cuda.is_available():
                 raise BackendError("backend 'cupy': CuPy is installed but no CUDA device "
@@ -270,7 +284,7 @@ def _make(name: str) -> Backend:
             import array_api_strict as xs
         except ImportError:
             raise BackendError("backend 'strict' needs array-api-strict: "
-                               "pip install 'tinyrnn[test]'") from None
+                               f"{install_hint('test')}") from None
         return Backend("strict", xs, xs.Device("device1"))
     raise BackendError(f"unknown backend {name!r}; expected 'numpy', 'cupy' or 'strict'")
 

@@ -16,7 +16,8 @@ import os
 import signal
 import sys
 import time
-from pathlib import Path
+
+from ..backend import install_hint
 
 __all__ = ["TrainError", "OptionError", "Diverged", "Interrupted", "EXIT_CODES",
            "Console", "GracefulInterrupt", "expected_last_step", "install_hint",
@@ -49,19 +50,6 @@ EXIT_CODES = {
 }
 
 PROGRESS_EVERY = 30.0    # seconds between plain progress lines when not on a terminal
-
-
-def install_hint(extra: str) -> str:
-    """The pip command that installs tinyrnn's optional ``extra`` for *this* copy.
-
-    From a source checkout (a ``setup.cfg`` beside the package) that is
-    ``pip install -e ".[extra]"`` run in the checkout; an installed copy
-    needs ``pip install "tinyrnn[extra]"`` from the package index.
-    """
-    root = Path(__file__).resolve().parents[2]
-    if (root / "setup.cfg").is_file():
-        return f'pip install -e "{root}[{extra}]"'
-    return f'pip install "tinyrnn[{extra}]"'
 
 
 def expected_last_step(step: int, last_step: int, elapsed: float, max_time: float | None,
