@@ -30,6 +30,9 @@ parser.add_argument("steps", nargs="?", type=int, default=300,
                     help="training steps of B=32 streams x T=50 characters (default: 300)")
 parser.add_argument("--out", default="char_rnn.npz", help="the checkpoint to write; "
                     "`python -m tinyrnn sample` reads it (default: char_rnn.npz)")
+parser.add_argument("--no-fused", action="store_true", help="run the readable LSTMCell, "
+                    "composed from engine ops, instead of the fused per-layer kernel "
+                    "(same numbers, slower; default: fused)")
 args = parser.parse_args()
 if args.steps < 1:
     parser.error(f"STEPS must be at least 1, got {args.steps}")
@@ -46,8 +49,13 @@ val = batchify(val_ids, 4)
 print(f"{len(text):,} characters, {len(vocab)} distinct; {len(train)} steps per stream")
 
 # 2. The model: one-hot characters -> 2 LSTM layers of 128 -> logits over the vocabulary.
+#    fused=False steps through tinyrnn.nn.LSTMCell, one op per equation, so the
+#    whole computation can be read (and gradchecked) op by op. The default fused
+#    kernel (tinyrnn/ops/fused/lstm.py) computes the same numbers with one op per
+#    layer: the input projection of all T steps in one product, each step's
+#    element-wise work in one function, and a hand-derived backward.
 tinyrnn.manual_seed(0)
-model = CharLM(len(vocab), hidden_size=128, num_layers=2, cell="lstm")
+model = CharLM(len(vocab), hidden_size=128, num_layers=2, cell="lstm", fused=not args.no_fused)
 optimizer = Adam(model.parameters(), lr=2e-3)
 
 

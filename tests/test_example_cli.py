@@ -84,6 +84,20 @@ def test_char_rnn_checkpoint_samples_with_the_command_line(tmp_path, capsys):
     assert out.startswith("def") and len(out) == 34 and set(out) <= set(text)
 
 
+
+def test_char_rnn_readable_path_trains_the_same_model(tmp_path):
+    # --no-fused runs nn.LSTMCell op by op; the fused kernel must give the same
+    # losses (float32: to the printed 3 decimals) and the same checkpoint shape.
+    text = "".join(f"def f{i % 7}(x):\n    return x * {i % 5}\n" for i in range(200))
+    (tmp_path / "input.txt").write_text(text, encoding="utf-8")
+    outputs = []
+    for flags in ([], ["--no-fused"]):
+        done = run("char_rnn", "input.txt", "3", "--out", f"m{len(flags)}.npz", *flags,
+                   cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        outputs.append([line for line in done.stdout.splitlines() if "loss" in line])
+    assert outputs[0] == outputs[1] and outputs[0]
+
 @pytest.fixture
 def no_matplotlib(tmp_path):
     """A folder that, first on PYTHONPATH, makes `import matplotlib` fail."""
