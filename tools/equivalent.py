@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import re
 
-_SEQ = r"^(RNN|LSTM|GRU)Sequence\.backward$"
-
 EQUIVALENT = [
     (r".", r"astype\((?P<mask>.+), [\w.]+\)  ->  (?P=mask)$",
      "a bool mask used without the cast: NumPy multiplies it as 0 / 1 (the Array API "
@@ -39,23 +37,17 @@ EQUIVALENT = [
      "only the sign of (a - b) * sign matters"),
     (r"^Permute\.backward$", r"^0  ->  -?1$",
      "the initial values of the inverse permutation are all overwritten by the loop"),
-    (r"^LSTMSequence\.backward$", r"^n\[1\]  ->  n\[\d\]  in sequence_grads\(",
-     "sequence_grads never reads needs[1]: h0's gradient comes from the time loop"),
-    (r"^sequence_grads$", r"^needs\[5\]  ->  needs\[\d\]  in needs\[5\] and needs\[4\]",
-     "both branches give the same db_hh (a copy of db_ih, or the same sum computed "
-     "again); the condition only picks the cheaper one"),
-    (r"^sequence_grads$", r"^copy\(ctx, db_ih\)  ->  db_ih$",
-     "db_hh then shares memory with db_ih: the same numbers (the copy is there so that an "
+    (r"^sequence_grads$", r"^copy\(ctx, db_(ih|hh)\)  ->  db_(ih|hh)$",
+     "the two bias gradients then share memory: the same numbers (the copy is there so that an "
      "in-place update of one .grad cannot change the other)"),
-    (_SEQ, r"if (not )?may_overwrite_saved\(ctx\)",
-     "where the gate gradients are written (over the saved activations, or in a new "
-     "buffer) changes memory, not numbers, in one backward pass"),
     (r"^may_overwrite_saved$", r".",
-     "memory only in one backward pass (see above); reusing a retained graph is "
+     "where the gate gradients are written (over the saved activations, or a new "
+     "buffer): memory, not numbers, in one backward pass; reusing a retained graph is "
      "tests/test_fused.py's business"),
-    (_SEQ, r"^copy\(ctx, d[hc]_n\)  ->  d[hc]_n$",
-     "the time loop then accumulates into the incoming gradient of h_n / c_n in place, an "
-     "array nothing reads again: memory, not numbers"),
+    (r"^LSTMSequence\.backward$", r"^0  ->  -?1  in rec\[0, \.\.\.\]$",
+     "the four per-gate recurrent slots are summed into dh_t: dh_n may start in any one"),
+    (r"^LSTMSequence\.backward$", r"^0  ->  -?1  in tmp\[0, \.\.\.\]$",
+     "tmp is scratch the step function overwrites before reading: any slot serves"),
 ]
 
 

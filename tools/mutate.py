@@ -118,7 +118,8 @@ def _subclasses(cls):
 
 
 def _callees(func) -> set:
-    """Module-level tinyrnn functions ``func`` calls by name, transitively."""
+    """Module-level tinyrnn functions ``func`` calls or hands on by name (as to
+    ``Backend.pointwise(fn)``), transitively."""
     found, todo = set(), [func]
     while todo:
         f = todo.pop()
@@ -127,8 +128,8 @@ def _callees(func) -> set:
         except (OSError, TypeError, SyntaxError):
             continue
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                g = f.__globals__.get(node.func.id)
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                g = f.__globals__.get(node.id)
                 if isinstance(g, types.FunctionType) and g.__module__.startswith("tinyrnn") \
                         and g not in found:
                     found.add(g)
