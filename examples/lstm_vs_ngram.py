@@ -65,8 +65,10 @@ def run_split(meta: dict):
     _, vocab, _ = load_model(meta["path"])
     data = prepare_data(cfg, vocab)
     from tinyrnn.data import default_corpus, load_text       # the text prepare_data read
-    text = default_corpus(cfg.max_chars) if cfg.data is None else \
-        load_text(cfg.data)[:cfg.max_chars]
+    if cfg.data is not None:
+        text = load_text(cfg.data)[:cfg.max_chars]
+    else:                                   # default_corpus's own default when None
+        text = default_corpus() if cfg.max_chars is None else default_corpus(cfg.max_chars)
     train, val, _ = split_ids(vocab.encode(text), cfg.train_frac, cfg.val_frac)
     B = data.val.shape[1]
     if not np.array_equal(batchify(val, B, cfg.seq_length), data.val):
