@@ -15,7 +15,7 @@ Given a checkpoint of ``python -m tinyrnn train``, the script
    ``evidence.png``):
 
    * by kind of character (indentation, newlines, closing brackets and
-     quotes, names, ...), with each kind's share of the total difference and
+     quotes, names, ...), with each kind's part of the mean difference and
      each model's error rate (the paper's errors: p(correct char) < 0.5);
    * closing brackets ) ] } by the distance to their opener, and closing
      quotes by the distance to the opening quote (where the paper finds the
@@ -154,13 +154,13 @@ def fit_orders(train: np.ndarray, val: np.ndarray, orders, V: int, quiet=False) 
 
 
 def kind_table(kinds: np.ndarray, net: np.ndarray, gram: np.ndarray, names) -> str:
-    """Per kind of character: count, both losses, and its share of the total gap."""
+    """Per kind of character: count, both losses, and its part of the total gap."""
     keep = ~np.isnan(net)
-    total_gap = float((gram[keep] - net[keep]).sum())
-    lines = [f"**by kind of character** (nats/char; share: the kind's part "
-             f"of the total difference {names[1]} minus {names[0]}, "
-             f"{total_gap / keep.sum():+.4f} nats/char)", "",
-             f"| kind | characters | {names[0]} | {names[1]} | difference | share "
+    total = keep.sum()
+    lines = [f"**by kind of character** (nats/char; contribution: the kind's part of "
+             f"the mean difference {names[1]} minus {names[0]} over all characters, "
+             f"{float((gram[keep] - net[keep]).sum()) / total:+.4f} nats/char)", "",
+             f"| kind | characters | {names[0]} | {names[1]} | difference | contribution "
              f"| errors {names[0]} | errors {names[1]} |",
              "|---|---|---|---|---|---|---|---|"]
     for k, kind in enumerate(KINDS):
@@ -169,7 +169,7 @@ def kind_table(kinds: np.ndarray, net: np.ndarray, gram: np.ndarray, names) -> s
             gap = float((gram[m] - net[m]).sum())
             lines.append(f"| {kind} | {m.sum():,} | {net[m].mean():.3f} | "
                          f"{gram[m].mean():.3f} | {gap / m.sum():+.3f} | "
-                         f"{100 * gap / total_gap:+.0f}% | "
+                         f"{gap / total:+.4f} | "
                          f"{100 * np.mean(net[m] > ERROR_NLL):.0f}% | "
                          f"{100 * np.mean(gram[m] > ERROR_NLL):.0f}% |")
     return "\n".join(lines)
