@@ -44,9 +44,10 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compare_cells as cc                                  # noqa: E402
 
-from tinyrnn.data import batchify, split_ids                 # noqa: E402
+from tinyrnn.data import DataError, batchify, split_ids      # noqa: E402
 from tinyrnn.ngram import NGramModel                          # noqa: E402
-from tinyrnn.train import TrainConfig, load_model, prepare_data  # noqa: E402
+from tinyrnn.train import (TrainConfig, TrainError, load_model,  # noqa: E402
+                           prepare_data)
 
 ERROR_NLL = float(np.log(2))        # an error: p(correct) < 0.5, i.e. -log p > log 2
 QUOTE_DELIMITERS = ('"""', "'''", '"', "'")
@@ -270,11 +271,18 @@ def run(args) -> dict:
 
 
 def _orders(spec: str) -> list[int]:
-    lo, _, hi = spec.partition("-")
-    orders = list(range(int(lo), int(hi or lo) + 1))
-    if not orders or orders[0] < 1:
-        raise argparse.ArgumentTypeError(f"expected an order or a range like 5-24, got {spec!r}")
-    return orders
+    """'5-24' -> 5, 6, ..., 24; '5,12,20' -> 5, 12, 20 (ranges and commas mix)."""
+    orders = set()
+    try:
+        for part in spec.split(","):
+            lo, _, hi = part.partition("-")
+            orders.update(range(int(lo), int(hi or lo) + 1))
+    except ValueError:
+        orders = set()
+    if not orders or min(orders) < 1:
+        raise argparse.ArgumentTypeError(f"expected orders >= 1 like 5-24 or 5,12,20, "
+                                         f"got {spec!r}")
+    return sorted(orders)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -283,7 +291,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("checkpoint", nargs="?",
                    help="a checkpoint of `python -m tinyrnn train` (file, or its directory)")
     p.add_argument("--orders", type=_orders, default=_orders("5-24"),
-                   help="n-gram orders to fit, one or a range lo-hi (5-24)")
+                   help="n-gram orders to fit: a range lo-hi, a list, or both, "
+                        "e.g. 5-24 or 5,12,20 (5-24)")
     p.add_argument("--out", default="lstm_vs_ngram", help="folder for the tables and figures")
     p.add_argument("--smoke", action="store_true",
                    help="train a tiny model for a few steps first, then compare (seconds)")
@@ -303,7 +312,10 @@ def main(argv=None) -> int:
                           checkpoint_dir=os.path.join(args.out, "run"), overwrite=True)
         Trainer(cfg).run()
         args.checkpoint, args.orders = os.path.join(cfg.checkpoint_dir, "best.npz"), [2, 3, 4]
-    run(args)
+    try:
+        run(args)
+    except (TrainError, DataError) as e:
+        sys.exit(f"lstm_vs_ngram: {e}")
     return 0
 
 
