@@ -9,9 +9,11 @@ Given a checkpoint of ``python -m tinyrnn train``, the script
    validation streams the trainer evaluated);
 2. fits n-gram models of every order in ``--orders`` on the training part
    and scores them on the validation part;
-3. computes the network's loss at every validation character (the trainer's
-   layout: ``B`` contiguous streams, each from a zero state) and compares it,
-   character by character, with the best n-gram (``breakdown.md``,
+3. computes both models' loss at every validation character, read two ways
+   with the same information for both: as the trainer validates (``B``
+   contiguous pieces, each from scratch) and as one piece (the network's
+   state carried through), and compares the network character by character
+   with the best n-gram on the text read in one piece (``breakdown.md``,
    ``evidence.png``):
 
    * by kind of character (indentation, newlines, closing brackets and
@@ -222,30 +224,61 @@ def curve_figure(log_csv: str, grams: dict, path: str, title: str) -> None:
     fig.savefig(path, dpi=90)
 
 
+def layouts(model, gram: NGramModel, val: np.ndarray, B: int, T: int) -> dict:
+    """Both models on the same characters with the same information, two ways.
+
+    ``pieces``: the trainer's validation layout, B contiguous pieces each read
+    from scratch (the network from a zero state, the n-gram from an empty
+    context). ``whole``: the validation text read in one piece (the network's
+    state carried throughout). Returns {layout: (net nll, gram nll)}, per
+    character, NaN where the network made no prediction.
+    """
+    grid = batchify(val, B, 1)                                   # (N, B): piece b = column b
+    net_pieces = cc.per_char_nll(model, val, streams=B, T=T)
+    gram_pieces = np.full(len(val), np.nan)
+    gram_pieces[:grid.size] = np.concatenate([gram.nll(grid[:, b]) for b in range(B)])
+    net_whole = cc.per_char_nll(model, val, streams=1, T=T)
+    return {"pieces": (net_pieces, gram_pieces), "whole": (net_whole, gram.nll(val))}
+
+
+def difference_line(label: str, net: np.ndarray, gram: np.ndarray, blocks: int = 50) -> str:
+    """Mean losses and their difference, with a standard error from ``blocks``
+    contiguous blocks (neighbouring characters are not independent)."""
+    keep = ~np.isnan(net)
+    diff = (gram - net)[keep]
+    block_means = [b.mean() for b in np.array_split(diff, blocks)]
+    se = np.std(block_means, ddof=1) / np.sqrt(blocks)
+    return (f"| {label} | {keep.sum():,} | {net[keep].mean():.4f} | {gram[keep].mean():.4f} | "
+            f"{diff.mean():+.4f} ± {se:.4f} |")
+
+
 def run(args) -> dict:
     model, vocab, meta = load_model(args.checkpoint)
     vocab, train, val, cfg, B = run_split(meta)
     name = (f"{cfg.model.upper()} {cfg.num_layers}x{cfg.rnn_size}")
     print(f"{name} at step {meta['step']}; {len(train):,} training and {len(val):,} "
           f"validation characters, {len(vocab)} symbols", flush=True)
-    net_nll = cc.per_char_nll(model, val, streams=B, T=cfg.seq_length)
-    print(f"  {name}: {np.nanmean(net_nll):.4f} nats/char over its {B} validation streams",
-          flush=True)
     grams = fit_orders(train, val, args.orders, len(vocab), args.quiet)
     best = min(grams, key=lambda n: grams[n][1].mean())
     if grams[best][0] is None:
         grams[best] = (NGramModel(best, len(vocab)).fit(train), grams[best][1])
-    gram_model, gram_nll = grams[best]
+    gram_model = grams[best][0]
     names = (name, f"{best}-gram")
+    both = layouts(model, gram_model, val, B, cfg.seq_length)
+    net_nll, gram_nll = both["whole"]              # the breakdown: the text read in one piece
     text = vocab.decode(val)
-    keep = ~np.isnan(net_nll)
-    head = [f"{name} (step {meta['step']}): **{np.nanmean(net_nll):.4f}** nats/char on the "
-            f"{keep.sum():,} validation characters it predicts; best n-gram: {best}-gram "
-            f"**{gram_nll.mean():.4f}** on all {len(val):,} ({gram_nll[keep].mean():.4f} "
-            "on the same characters)", "",
+    head = [f"{name} (step {meta['step']}) against the best of the n-gram orders tried, "
+            f"the {best}-gram (nats/char; difference: {best}-gram minus {name}, positive "
+            f"where the network is better, ± one standard error over 50 blocks)", "",
+            f"| validation text read as | characters | {name} | {best}-gram | difference |",
+            "|---|---|---|---|---|",
+            difference_line(f"{B} pieces, each from scratch (the trainer's validation)",
+                            *both["pieces"]),
+            difference_line("one piece", *both["whole"]), "",
             "| order | " + " | ".join(str(n) for n in grams) + " |",
             "|---|" + "---|" * len(grams),
-            "| nats/char | " + " | ".join(f"{grams[n][1].mean():.4f}" for n in grams) + " |"]
+            "| nats/char (one piece) | " + " | ".join(f"{grams[n][1].mean():.4f}"
+                                                    for n in grams) + " |"]
     tables = [kind_table(char_kinds(text), net_nll, gram_nll, names),
               distance_table("closing quotes by distance to the opening quote",
                              quote_distances(text), net_nll, gram_nll, names,
@@ -262,7 +295,8 @@ def run(args) -> dict:
                      f"{name}, dropout {cfg.dropout}, BPTT {cfg.seq_length}, "
                      f"{len(train) / 1e6:.2f} M training chars, seed {cfg.seed}")
     summary = {"checkpoint": meta["path"], "step": meta["step"],
-               "net_nll": float(np.nanmean(net_nll)), "best_order": best,
+               "net_nll": float(np.nanmean(both["pieces"][0])),
+               "net_nll_one_piece": float(np.nanmean(net_nll)), "best_order": best,
                "ngram_nll": {n: float(g[1].mean()) for n, g in grams.items()}}
     with open(os.path.join(args.out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
