@@ -212,13 +212,13 @@ def curve_figure(log_csv: str, grams: dict, path: str, title: str) -> None:
         ax.axhline(grams[n][1].mean(), ls=style, color="C3",
                    label=f"{n}-gram Kneser-Ney ({grams[n][1].mean():.3f})")
     low = grams[min(grams)][1].mean()
-    ax.set_ylim(min(np.nanmin(val), grams[best][1].mean()) - 0.1,
+    ax.set_ylim(min(np.nanmin(val), grams[best][1].mean(), smooth.min()) - 0.05,
                 max(low + 0.3, min(np.nanmax(val), 2.5)))
     ax.set_xlabel("step")
     ax.set_ylabel("nats / char")
     top = ax.secondary_xaxis("top", functions=(
         lambda s: np.interp(s, step, hours), lambda h: np.interp(h, hours, step)))
-    top.set_xlabel("training hours (wall clock)")
+    top.set_xlabel("hours spent in training steps (wall clock)")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
     fig.savefig(path, dpi=90)
