@@ -48,8 +48,10 @@ import compare_cells as cc                                  # noqa: E402
 
 from tinyrnn.data import DataError, batchify, split_ids      # noqa: E402
 from tinyrnn.ngram import NGramModel                          # noqa: E402
-from tinyrnn.train import (TrainConfig, TrainError, load_model,  # noqa: E402
-                           prepare_data)
+from tinyrnn.run.config import TrainConfig                   # noqa: E402
+from tinyrnn.run.console import TrainError                   # noqa: E402
+from tinyrnn.run.corpus import prepare_data                  # noqa: E402
+from tinyrnn.run.store import load_model                     # noqa: E402
 
 ERROR_NLL = float(np.log(2))        # an error: p(correct) < 0.5, i.e. -log p > log 2
 QUOTE_DELIMITERS = ('"""', "'''", '"', "'")
