@@ -39,6 +39,7 @@ import numpy as np
 
 import tinyrnn as tr
 from tinyrnn import nn, optim, viz
+from tinyrnn.backend import install_hint
 from tinyrnn.data import CharVocab, batchify, bptt_batches, default_corpus, split_ids
 from tinyrnn.ngram import NGramModel
 from tinyrnn.run.store import save_model
@@ -376,6 +377,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    try:
+        import matplotlib  # noqa: F401  (checked before the training, not after)
+    except ImportError:
+        raise SystemExit(f"compare_cells.py: error: its figures need matplotlib: "
+                         f"{install_hint('plot')}") from None
     os.makedirs(args.out, exist_ok=True)
     start = time.perf_counter()
     run(args)

@@ -332,7 +332,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", default="lstm_vs_ngram", help="folder for the tables and figures")
     p.add_argument("--smoke", action="store_true",
                    help="train a tiny model for a few steps first, then compare (seconds)")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="do not print each n-gram order as it is fitted")
     args = p.parse_args(argv)
     if not args.smoke and not args.checkpoint:
         p.error("give a checkpoint, or --smoke")

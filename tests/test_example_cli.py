@@ -114,6 +114,12 @@ def test_visualize_cells_one_line_errors(tmp_path, no_matplotlib):
                  pythonpath=[no_matplotlib]), "need matplotlib", "pip install")
 
 
+@pytest.mark.parametrize("script", ["compare_cells", "rwa_vs_lstm"])
+def test_experiments_without_matplotlib_fail_with_one_line(tmp_path, no_matplotlib, script):
+    one_line(run(script, "--smoke", "--out", tmp_path, pythonpath=[no_matplotlib]),
+             f"{script}.py: error:", "need matplotlib", "pip install")
+
+
 def test_associative_retrieval_one_line_errors(tmp_path, no_matplotlib):
     one_line(run("associative_retrieval", "all", "--smoke", "--out", tmp_path,
                  pythonpath=[no_matplotlib]), "draws with matplotlib", "pip install")
