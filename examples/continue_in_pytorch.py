@@ -292,7 +292,7 @@ def finish(net, config: dict, vocab, val: np.ndarray, args, device) -> None:
     import torch
     model = from_torch(net, config)
     if len(val) > args.seq_length:
-        ids = batchify(val, 1, args.seq_length)           # (N, 1) int64: one long stream
+        ids = batchify(val, 1, args.seq_length).astype(np.int64)   # (N, 1): one long stream
         with torch.no_grad():
             net.eval()
             logits, _ = net(torch.from_numpy(ids[:-1]).to(device))

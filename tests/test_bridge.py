@@ -397,8 +397,13 @@ def test_continue_in_pytorch_smoke_trains_on_two_processes(tmp_path, capsys):
     out = tmp_path / "run"
     path = os.environ.get("PYTHONPATH", "")
     env = {**os.environ, "PYTHONPATH": str(ROOT) + (os.pathsep + path if path else "")}
-    done = subprocess.run([sys.executable, str(EXAMPLE), "--smoke", "--out", str(out)],
-                          capture_output=True, text=True, env=env, timeout=300)
+    command = [sys.executable, str(EXAMPLE), "--smoke", "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    if done.returncode != 0 and "signal SIGABRT" in done.stderr and "wrote " in done.stdout:
+        # gloo can abort a process while the group is torn down right after the final
+        # barrier (pytorch/gloo#155), after everything was written: seen once in ~20
+        # runs here. Run again once; any other failure, or a second one, fails the test.
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "2 processes on cpu (gloo)" in done.stdout
     diff = float(done.stdout.split("logits agree with tinyrnn's to ")[1].split()[0])
