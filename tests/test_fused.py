@@ -132,6 +132,27 @@ def test_retained_graph_gives_the_same_gradients_twice(backend, kind):
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
+def test_backward_leaves_the_callers_gradients_alone(kind):
+    """The kernels work in place on their own buffers, never on the upstream
+    gradients handed in: an array the caller passes to backward() (for h_n, c_n
+    or the outputs) is unchanged afterwards, and two parameters' .grad never
+    share memory."""
+    gates, states, fused, _ = KINDS[kind]
+    inputs = _inputs(gates, states, 3, True)
+    outs = fused(*inputs)
+    rng = np.random.default_rng(5)
+    for k, out in enumerate(outs):
+        upstream = rng.standard_normal(out.shape)
+        kept = upstream.copy()
+        out.backward(upstream, retain_graph=k < len(outs) - 1)
+        np.testing.assert_array_equal(upstream, kept)
+    grads = [x.grad.data for x in inputs if x.grad is not None]
+    for i, a in enumerate(grads):
+        for b in grads[i + 1:]:
+            assert not np.shares_memory(a, b)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
 def test_gradcheck_longer_sequence(backend, kind):
     """Directional gradient check at T=6 with a different B and H than the opcases."""
     gates, states, fused, _ = KINDS[kind]
