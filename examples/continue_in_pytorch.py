@@ -16,7 +16,7 @@
    DDP averages the gradients, so all N copies of the model stay equal.
    ``gloo`` on CPUs, ``nccl`` (one GPU per process) on GPUs.
 4. **Come back.** Process 0 writes ``OUT/latest.npz`` (a tinyrnn checkpoint
-   that ``sample``, ``train --init-from`` and ``tinyrnn.viz`` read) and
+   that ``sample``, ``train --finetune-from`` and ``tinyrnn.viz`` read) and
    ``OUT/model.safetensors``.
 
 Run directly (not by torchrun), it starts ``--nproc`` processes itself.

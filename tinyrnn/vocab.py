@@ -12,6 +12,10 @@ class DataError(ValueError):
     """A data file, text or dataset option that cannot be used (one clear line)."""
 
 
+class UnknownCharacters(DataError):
+    """A text has characters its vocabulary (a trained model's) does not know."""
+
+
 READ_CHUNK = 1 << 20         # bytes read (and checked) at a time from a text file
 ENCODE_CHUNK = 1 << 18       # characters encoded at a time (~13 bytes each, transient)
 
@@ -150,8 +154,8 @@ class CharVocab:
             raise self._unknown(missing, what)
         return ids
 
-    def _unknown(self, missing: set, what: str) -> DataError:
-        return DataError(f"{what} has characters not in the vocabulary: "
+    def _unknown(self, missing: set, what: str) -> UnknownCharacters:
+        return UnknownCharacters(f"{what} has characters not in the vocabulary: "
                          f"{_describe_chars(sorted(missing))} (the vocabulary has "
                          f"{len(self)} characters, taken from the training text)")
 

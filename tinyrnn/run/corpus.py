@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data import CharVocab, DataError, batchify, default_corpus, load_ids, split_ids
+from ..data import CharVocab, batchify, default_corpus, load_ids, split_ids
+from ..vocab import UnknownCharacters
 from .console import TrainError
 
 __all__ = ["CharData", "prepare_data", "fingerprint"]
@@ -69,8 +70,8 @@ def prepare_data(cfg, vocab: CharVocab | None = None, same_as: dict | None = Non
     try:
         ids, vocab, where, path = _read_ids(cfg, vocab)
         sha = fingerprint(ids, vocab)
-    except DataError as e:        # e.g. characters the resumed run's vocabulary lacks
-        if same_as is None or "not in the vocabulary" not in str(e):
+    except UnknownCharacters:     # the resumed run's text had none of those
+        if same_as is None:
             raise
         sha, where = None, repr(cfg.data) if cfg.data else "the default corpus"
     if same_as is not None and sha != same_as.get("sha256"):
