@@ -5,7 +5,7 @@ with n-gram models and the error analysis).
 Given a checkpoint of ``python -m tinyrnn train``, the script
 
 1. rebuilds the run's text and train / validation split with the functions
-   the trainer uses (``tinyrnn.train.prepare_data``; checked against the
+   the trainer uses (``tinyrnn.run.corpus.prepare_data``; checked against the
    validation streams the trainer evaluated);
 2. fits n-gram models of every order in ``--orders`` on the training part
    and scores them on the validation part;
@@ -342,7 +342,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.smoke:
-        from tinyrnn.train import Trainer
+        from tinyrnn.run.loop import Trainer
         cfg = TrainConfig(max_chars=20_000, rnn_size=16, num_layers=1, seq_length=20,
                           batch_size=8, max_steps=20, eval_every=10, sample_length=0,
                           checkpoint_dir=os.path.join(args.out, "run"), overwrite=True)

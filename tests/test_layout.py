@@ -102,7 +102,7 @@ def test_ops_use_no_numpy_and_no_nn(path):
 @pytest.mark.parametrize("path", files_in("nn"), ids=lambda p: p.name)
 def test_nn_does_not_import_training(path):
     names = imported_modules(path)
-    assert not any(n.startswith(("tinyrnn.train", "tinyrnn.__main__")) for n in names), \
+    assert not any(n.startswith(("tinyrnn.run", "tinyrnn.__main__")) for n in names), \
         f"{path.name} imports the training loop"
 
 

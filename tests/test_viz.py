@@ -2,6 +2,7 @@
 their looks (what tinyrnn.inspect records is tested in test_inspect.py)."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -102,6 +103,38 @@ def test_plot_gradient_norms_and_curves(tmp_path):
         viz.plot_curves({"b": {"step": [1, 2], "loss": [1, 2, 3]}})
     with pytest.raises(ValueError, match="plot_curves: run 'a' has no 'epoch' values"):
         viz.plot_curves(runs, x="epoch")
+
+
+def test_plot_curves_smooths_a_run_and_leaves_gaps_out(tmp_path):
+    steps = list(range(1, 101))
+    noisy = [2.0 + (-1) ** s for s in steps]             # 3, 1, 3, 1, ...: mean 2
+    val = [float("nan")] * 100
+    val[49], val[99] = 1.5, 1.25
+    runs = {"train": {"step": steps, "loss": noisy}, "val": {"step": steps, "loss": val}}
+    fig = viz.plot_curves(runs, path=tmp_path / "l.png", metrics=("loss",),
+                          smooth={"train": 10}, labels={"loss": "nats"})
+    ax = fig.axes[0]
+    raw, mean, validation = ax.lines
+    assert len(raw.get_ydata()) == 100 and raw.get_alpha() == 0.25
+    np.testing.assert_allclose(mean.get_ydata(), 2.0)     # running mean of 10 points
+    np.testing.assert_array_equal(mean.get_xdata(), steps[9:])
+    np.testing.assert_array_equal(validation.get_xdata(), [50, 100])   # NaN steps left out
+    assert ax.get_ylabel() == "nats"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train (mean of 10)", "val"]
+
+
+def test_a_redrawn_figure_replaces_the_old_file_whole(tmp_path, monkeypatch):
+    path = tmp_path / "c.png"
+    path.write_bytes(b"old figure")
+    runs = {"a": {"step": [1, 2], "loss": [2.0, 1.0]}}
+
+    def broken_savefig(self, *args, **kwargs):
+        raise RuntimeError("disk full")
+    from matplotlib.figure import Figure
+    monkeypatch.setattr(Figure, "savefig", broken_savefig)
+    with pytest.raises(RuntimeError, match="disk full"):
+        viz.plot_curves(runs, path=path)
+    assert path.read_bytes() == b"old figure" and os.listdir(tmp_path) == ["c.png"]
 
 
 def test_matplotlib_is_imported_only_when_drawing():

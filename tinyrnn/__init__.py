@@ -34,7 +34,7 @@ from . import nn, optim  # noqa: E402  (after the engine they build on)
 # same (``tr.viz``, ``tr.data``), imported on first use: matplotlib, which
 # ``viz`` draws with, stays optional, and ``import tinyrnn`` stays quick.
 _LAZY_SUBMODULES = ("backend", "checkpoint", "data", "inspect", "ngram", "run", "sample",
-                    "tasks", "train", "viz")
+                    "tasks", "viz")
 
 
 def __getattr__(name: str):

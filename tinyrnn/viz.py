@@ -22,10 +22,10 @@ figure there by leaving it as a cell's last value).
 from __future__ import annotations
 
 import html
-import os
 
 import numpy as np
 
+from .checkpoint import atomic_open
 from .draw_graph import graph
 from .inspect import (as_array, bptt_gradient_norms, gate_names, gate_saturation,
                       indent_depth, inside_string, line_position, rank_units, trace,
@@ -54,11 +54,11 @@ def _figure(width: float, height: float):
 
 
 def _save(fig, path) -> None:
+    """Save as PNG atomically: an old file at ``path`` stays whole until the new
+    one is complete (a run's loss.png is redrawn while the run goes on)."""
     if path is not None:
-        directory = os.path.dirname(os.fspath(path))
-        if directory:
-            os.makedirs(directory, exist_ok=True)
-        fig.savefig(path, dpi=100)
+        with atomic_open(path, "wb") as f:
+            fig.savefig(f, format="png", dpi=100)
 
 
 # ---------------------------------------------------------------------------
@@ -261,7 +261,8 @@ def plot_gradient_norms(curves: dict, path=None, title: str = "", log: bool = Tr
 
 
 def plot_curves(runs: dict, path=None, title: str = "", x: str = "step",
-                metrics: tuple = ("loss", "accuracy"), log_loss: bool = False):
+                metrics: tuple = ("loss", "accuracy"), log_loss: bool = False,
+                smooth: dict | None = None, labels: dict | None = None):
     """Several runs' curves on one figure, one panel per metric.
 
     Parameters
@@ -269,8 +270,11 @@ def plot_curves(runs: dict, path=None, title: str = "", x: str = "step",
     runs : {label: {"step": [...], "loss": [...], "accuracy": [...]}} -- any
         keys; ``x`` names the horizontal axis, ``metrics`` the panels. A run
         without a metric is left out of that panel; a metric no run has gets no
-        panel.
+        panel. NaN values are gaps (a step without a validation), not drawn.
     log_loss : draw metrics whose name contains "loss" on a log scale.
+    smooth : {label: k} -- draw that run faintly as it is and, over it, its
+        running mean of k points (noisy per-step training losses).
+    labels : {metric: axis label}, e.g. ``{"loss": "loss (nats per character)"}``.
     """
     if not runs:
         raise ValueError("plot_curves: no runs given")
@@ -281,6 +285,7 @@ def plot_curves(runs: dict, path=None, title: str = "", x: str = "step",
     shown = [m for m in metrics if any(m in run for run in runs.values())]
     if not shown:
         raise ValueError(f"plot_curves: no run has any of the metrics {list(metrics)}")
+    smooth, labels = smooth or {}, labels or {}
     fig = _figure(4.6 * len(shown) + 0.4, 3.6)
     axes = fig.subplots(1, len(shown), squeeze=False)[0]
     for ax, metric in zip(axes, shown):
@@ -292,13 +297,26 @@ def plot_curves(runs: dict, path=None, title: str = "", x: str = "step",
             if len(xs) != len(ys):
                 raise ValueError(f"plot_curves: run {label!r} has {len(xs)} {x} values "
                                  f"but {len(ys)} {metric} values")
-            ax.plot(xs, ys, label=label)
+            drawn = np.isfinite(ys)
+            _draw_curve(ax, xs[drawn], ys[drawn], label, smooth.get(label, 1))
         if log_loss and "loss" in metric:
             ax.set_yscale("log")
         ax.set_xlabel(x)
-        ax.set_ylabel(metric)
+        ax.set_ylabel(labels.get(metric, metric))
+        ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title, fontsize=11)
     _save(fig, path)
     return fig
+
+
+def _draw_curve(ax, xs: np.ndarray, ys: np.ndarray, label: str, k: int) -> None:
+    """One run's curve; with k > 1, faint as it is and solid as a running mean of k."""
+    few = len(xs) <= 30                       # a handful of points: show each one
+    if k <= 1 or len(ys) < k:
+        ax.plot(xs, ys, "o-" if few else "-", ms=3, label=label)
+        return
+    raw, = ax.plot(xs, ys, alpha=0.25, lw=0.8)
+    mean = np.convolve(ys, np.ones(k) / k, mode="valid")
+    ax.plot(xs[k - 1:], mean, color=raw.get_color(), label=f"{label} (mean of {k})")

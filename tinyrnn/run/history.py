@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import math
-
-import numpy as np
 
 from .. import checkpoint
 
@@ -26,36 +25,19 @@ def write_csv(history: dict, path: str) -> None:
 
 
 def plot_losses(history: dict, path: str, title: str = "") -> bool:
-    """Training loss (raw and smoothed) and validation loss against the step.
+    """Training loss (raw and its running mean) and validation loss against the step.
 
-    matplotlib is imported here, not at the top, and only its object API is
-    used (no pyplot, no global state), with the file-only Agg canvas. Returns
-    False when matplotlib is not installed.
+    Drawn by :func:`tinyrnn.viz.plot_curves`, written atomically. Returns False,
+    drawing nothing, when matplotlib is not installed.
     """
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
+    if importlib.util.find_spec("matplotlib") is None:
         return False
-    steps = np.asarray(history["step"])
-    train = np.asarray(history["train_loss"], dtype=float)
-    val = np.asarray(history["val_loss"], dtype=float)
-    fig = Figure(figsize=(7, 4))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    if len(steps):
-        ax.plot(steps, train, color="tab:blue", alpha=0.25, lw=0.8)
-        k = max(1, min(50, len(train) // 10))
-        smooth = np.convolve(train, np.ones(k) / k, mode="valid")
-        ax.plot(steps[k - 1:], smooth, color="tab:blue", label=f"train (mean of {k})")
-        has_val = np.isfinite(val)
-        if has_val.any():
-            ax.plot(steps[has_val], val[has_val], "o-", color="tab:orange", label="validation")
-        ax.legend()
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss (nats per character)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    with checkpoint.atomic_open(path, "wb") as f:
-        fig.savefig(f, format="png", dpi=100)
+    from .. import viz                # drawing is imported only when a run draws
+
+    runs = {"train": {"step": history["step"], "loss": history["train_loss"]}}
+    if any(math.isfinite(v) for v in history["val_loss"]):
+        runs["validation"] = {"step": history["step"], "loss": history["val_loss"]}
+    k = max(1, min(50, len(history["step"]) // 10))
+    viz.plot_curves(runs, path, title=title, metrics=("loss",), smooth={"train": k},
+                    labels={"loss": "loss (nats per character)"})
     return True
