@@ -181,3 +181,44 @@ def test_no_module_over_400_lines(path):
     if name in LONG_FILES_OWNED_ELSEWHERE:
         pytest.skip(f"{name} ({lines} lines) is being split elsewhere")
     assert lines <= MAX_LINES, f"{name} has {lines} lines; split it (one idea per file)"
+
+
+# The files a reader opens following examples/char_rnn.py --no-fused from its
+# text to Adam's update (tools/reading_path.py prints them with the functions
+# that run; README "Reading path"). A change that adds a file to the path
+# must add it here, and say why, rather than lengthen the walk unnoticed.
+READING_PATH = {
+    "text": ["vocab.py", "data.py"],
+    "engine": ["tensor.py", "autograd.py", "backend.py", "ops/shape.py", "ops/linalg.py",
+               "ops/arithmetic.py", "ops/unary.py", "ops/dropout.py", "ops/softmax.py"],
+    "model": ["nn/module.py", "nn/charlm.py", "nn/layers.py", "nn/recurrent.py",
+              "nn/cell_base.py", "nn/cells.py", "nn/checks.py", "nn/state.py"],
+    "update": ["nn/utils.py", "optim.py"],
+}
+
+
+def test_the_reading_path_of_char_rnn_is_the_documented_one():
+    import sys
+    sys.path.insert(0, str(PACKAGE.parent / "tools"))
+    try:
+        from reading_path import char_rnn_step
+    finally:
+        sys.path.pop(0)
+    expected = sorted(f for files in READING_PATH.values() for f in files)
+    assert sorted(char_rnn_step(fused=False)) == expected
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    assert f"{len(expected)} package files" in readme
+
+
+def test_the_reading_path_sees_a_new_file(tmp_path):
+    """The recorder can fail: a function in another package file is reported."""
+    import sys
+    sys.path.insert(0, str(PACKAGE.parent / "tools"))
+    try:
+        import reading_path
+    finally:
+        sys.path.pop(0)
+    from tinyrnn import tasks
+    import numpy as np
+    path = reading_path.record(lambda: tasks.adding_problem(2, 3, np.random.default_rng(0)))
+    assert "tasks.py" in path and "adding_problem" in path["tasks.py"]
