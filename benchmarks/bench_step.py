@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 def _threads_from_argv():
     """--threads N must reach OpenBLAS before NumPy is imported (--threads auto:
-    tinyrnn's own choice per config, set with threadpoolctl while it runs)."""
+    each tinyrnn contender runs through its own ``tinyrnn.ThreadTuner``)."""
     for k, arg in enumerate(sys.argv):
         n = arg.split("=", 1)[1] if arg.startswith("--threads=") else \
             sys.argv[k + 1] if arg == "--threads" and k + 1 < len(sys.argv) else None
@@ -51,7 +51,7 @@ from contenders import (CONTENDERS, make_data, numpy_step, tinyrnn_model,  # noq
                         tinyrnn_train_step, torch_available)
 from numpy_reference import CharModel  # noqa: E402
 from tinyrnn import nn  # noqa: E402
-from tinyrnn.threads import auto_threads  # noqa: E402
+from tinyrnn.threads import ThreadTuner, cores  # noqa: E402
 
 CONFIGS = {
     "tiny": dict(cell="rnn", H=100, B=1, T=25, V=65, layers=1),
@@ -72,11 +72,30 @@ TARGETS = {
 
 
 def time_config(name: str, cfg: dict, repeats: int, names: list, budget_s: float = 0.05):
-    """Median seconds per step for each contender, timed round-robin."""
+    """Median seconds per step for each contender, timed round-robin.
+
+    With ``--threads auto`` each tinyrnn contender runs its steps through its
+    own ``ThreadTuner`` (as the command line's training loop does: its probes
+    and re-probes are part of the time), the floor and the NumPy reference
+    with every core; the tuners' choices are printed.
+    """
     data = make_data(cfg)
     steps = {n: CONTENDERS[n](cfg, data) for n in names}
+    before = {n: (lambda: None) for n in names}          # run untimed before each repeat
+    tuners = {}
+    if THREADS == "auto":
+        for n in names:
+            if n.startswith("tinyrnn"):
+                tuner = tuners[n] = ThreadTuner()
+                steps[n] = (lambda t, s: lambda: t.run(s))(tuner, steps[n])
+                before[n] = tuner.resume
+                while tuner.probing:                     # the first probe is warm-up
+                    steps[n]()
+            elif not n.startswith("torch"):
+                before[n] = lambda: tr.set_num_threads(cores())
     inner = {}
     for n, step in steps.items():              # warm up, then size a repeat to ~budget_s
+        before[n]()
         step()
         t0 = time.perf_counter()
         step()
@@ -86,11 +105,15 @@ def time_config(name: str, cfg: dict, repeats: int, names: list, budget_s: float
         order = names[r % len(names):] + names[:r % len(names)]
         for n in order:
             step, k = steps[n], inner[n]
+            before[n]()
             gc.collect()
             t0 = time.perf_counter()
             for _ in range(k):
                 step()
             times[n].append((time.perf_counter() - t0) / k)
+    for n, tuner in tuners.items():
+        print(f"  {n}: ThreadTuner chose {tuner.threads} thread(s); probes "
+              f"(step, choice): {tuner.history}")
     return {n: statistics.median(v) for n, v in times.items()}
 
 
@@ -179,9 +202,9 @@ def main(argv=None):
     parser.add_argument("--contenders", default="all",
                         help=f"comma-separated names from {list(CONTENDERS)}")
     parser.add_argument("--threads", default=None,
-                        help="BLAS and PyTorch threads (default: all cores); auto: BLAS "
-                             "threads as tinyrnn's --threads auto picks them for each config "
-                             "(tinyrnn.threads.auto_threads), PyTorch's own default")
+                        help="BLAS and PyTorch threads (default: all cores); auto: each "
+                             "tinyrnn contender through a tinyrnn.ThreadTuner as with "
+                             "--threads auto, the rest with all cores, PyTorch its own default")
     parser.add_argument("--backend", default="numpy", choices=["numpy", "cupy"],
                         help="where tinyrnn and the floor run (cupy: on a GPU; the NumPy "
                              "reference and PyTorch stay on the CPU)")
@@ -225,13 +248,7 @@ def main(argv=None):
         if name not in CONFIGS:
             parser.error(f"unknown config {name!r}; choose from {', '.join(CONFIGS)}")
         cfg = CONFIGS[name]
-        if THREADS == "auto":
-            n = auto_threads(cfg["B"], cfg["H"], contenders.GATES[cfg["cell"]])
-            print(f"\n{name}: BLAS threads by tinyrnn's auto choice: {n}")
-            with tr.num_threads(n):
-                med = time_config(name, cfg, args.repeats, names)
-        else:
-            med = time_config(name, cfg, args.repeats, names)
+        med = time_config(name, cfg, args.repeats, names)
         verdicts += print_table(name, CONFIGS[name], med)
     print(f"\nload average after: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
