@@ -114,9 +114,11 @@ class ThreadTuner:
     drift : with more than one thread, probe again at once when the median
         of the last ``window`` steps exceeds the probe's median by this
         fraction (another process took the cores).
-    give_up : a count is dropped from a probe after ONE step that takes
+    give_up : a count is dropped from a probe once TWO of its steps took
         this many times the best median so far (on a busy machine a step
-        with two threads can take 15x one with one: one such step, not three).
+        with two threads can take 15x one with one: two such steps, not
+        three; one is not enough, as a count's first step may carry a
+        one-off cost).
     clock : seconds, as ``time.perf_counter`` (tests pass a fake one).
     set_threads : applies a count (default: BLAS through threadpoolctl),
         called only when the count changes.
@@ -209,8 +211,9 @@ class ThreadTuner:
     def _probe_step(self, seconds: float) -> None:
         n = self._plan.pop(0)
         self._samples[n].append(seconds)
+        mine = self._samples[n]
         others = [statistics.median(v) for k, v in self._samples.items() if v and k != n]
-        if others and seconds > self.give_up * min(others):
+        if len(mine) >= 2 and others and min(mine) > self.give_up * min(others):
             self._plan = [k for k in self._plan if k != n]       # hopeless this time
         if self._plan:
             self.threads = self._plan[0]
