@@ -51,6 +51,7 @@ from contenders import (CONTENDERS, make_data, numpy_step, tinyrnn_model,  # noq
                         tinyrnn_train_step, torch_available)
 from numpy_reference import CharModel  # noqa: E402
 from tinyrnn import nn  # noqa: E402
+from tinyrnn.malloc import keep_freed_memory  # noqa: E402
 from tinyrnn.threads import ThreadTuner, cores  # noqa: E402
 
 CONFIGS = {
@@ -207,6 +208,10 @@ def main(argv=None):
                         help="BLAS and PyTorch threads (default: all cores); auto: each "
                              "tinyrnn contender through a tinyrnn.ThreadTuner as with "
                              "--threads auto, the rest with all cores, PyTorch its own default")
+    parser.add_argument("--malloc", default="keep", choices=["keep", "default"],
+                        help="keep: tinyrnn.malloc.keep_freed_memory() for the whole process, "
+                             "every contender, as python -m tinyrnn train does (default); "
+                             "default: the C library's own setting")
     parser.add_argument("--backend", default="numpy", choices=["numpy", "cupy"],
                         help="where tinyrnn and the floor run (cupy: on a GPU; the NumPy "
                              "reference and PyTorch stay on the CPU)")
@@ -217,11 +222,13 @@ def main(argv=None):
     parser.add_argument("--tbptt-config", default="small")
     args = parser.parse_args(argv)
 
+    kept = args.malloc == "keep" and keep_freed_memory()
     print(f"tinyrnn {tr.__version__}, numpy {np.__version__}, python "
           f"{platform.python_version()}, {os.cpu_count()} cpus, BLAS threads "
           f"{os.environ.get('OPENBLAS_NUM_THREADS', 'default')}, "
           f"{time.strftime('%Y-%m-%d %H:%M')}; load average "
-          f"{', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+          f"{', '.join(f'{v:.2f}' for v in os.getloadavg())}; freed memory "
+          f"{'kept (tinyrnn.malloc)' if kept else 'handed back as the C library does'}")
     contenders.BACKEND = args.backend
     try:
         tr.get_backend(args.backend)
