@@ -9,8 +9,11 @@ configs), INTERLEAVED: one BLAS thread, every core, and the tuner (its
 first probe is part of the warm-up; its later probes are timed, as they
 would be in a training run). ``--load N`` starts N processes that spin on
 the CPU for the whole run, the loaded machine of issue 13 (they are
-stopped at the end). The table gives the median ms per step and each
-contender's time over the best fixed count's.
+stopped at the end). Before each repeat a contender runs one untimed step,
+after a pause of 0.3 s in which the BLAS threads the previous contender
+left spinning go to sleep. The table gives the MEAN ms per timed step (the
+total, as a training run pays it, probes included: a median would hide
+them) and each contender's time over the best fixed count's.
 """
 from __future__ import annotations
 
@@ -45,20 +48,21 @@ def time_threads(cfg: dict, repeats: int, steps_per_repeat: int) -> dict:
         for n in names[r % 3:] + names[:r % 3]:
             tuner = tuners[n]
             tuner.resume()                       # another contender set the threads
+            time.sleep(0.3)     # BLAS threads the last contender left spinning go to sleep
             tuner.run(step)                      # untimed: the count takes effect
             t0 = time.perf_counter()
             for _ in range(steps_per_repeat):
                 tuner.run(step)
             times[n].append((time.perf_counter() - t0) / steps_per_repeat)
     print(f"  tuner's probes (step, choice): {auto.history}")
-    return {n: statistics.median(v) for n, v in times.items()}
+    return {n: statistics.fmean(v) for n, v in times.items()}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", default="small,medium")
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--steps", type=int, default=3, help="steps per timed repeat")
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=10, help="steps per timed repeat")
     parser.add_argument("--load", type=int, default=0, help="busy processes to start")
     args = parser.parse_args(argv)
     burners = [multiprocessing.Process(target=spin, daemon=True) for _ in range(args.load)]

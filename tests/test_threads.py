@@ -114,6 +114,28 @@ def test_tuner_finds_the_second_core_again_when_the_machine_gets_quiet():
     assert quiet_from + m.used[quiet_from:].index(2) <= quiet_from + 400
 
 
+def test_a_lucky_probe_on_a_busy_machine_is_taken_back_and_costs_little():
+    # the first probe's 2-thread steps happen to be fast; afterwards they are 3x
+    lucky = {1, 3, 5}
+    m = FakeMachine(lambda n, t: 1.0 if n == 1 else 0.9 if t in lucky else 3.0)
+    tuner = tuner_on(m)
+    total = m.train(tuner, 1500)
+    assert m.used[6:9] == [2, 2, 2] and m.used[9] == 1     # the drift check, 3 steps on
+    assert tuner.threads == 1
+    assert total <= 1.1 * 1500
+
+
+def test_more_threads_must_win_by_the_margin():
+    m = FakeMachine(lambda n, t: {1: 1.0, 2: 0.97}[n])
+    tuner = tuner_on(m)
+    m.train(tuner, 20)
+    assert tuner.threads == 1
+    m = FakeMachine(lambda n, t: {1: 1.0, 2: 0.9}[n])
+    tuner = tuner_on(m)
+    m.train(tuner, 20)
+    assert tuner.threads == 2
+
+
 def test_tuner_takes_fewer_threads_on_a_tie_and_a_fixed_count_never_probes():
     m = FakeMachine(lambda n, t: 1.0)
     tuner = tuner_on(m)

@@ -109,11 +109,15 @@ class ThreadTuner:
     counts : the thread counts to choose from (default: 1 and every core);
         a single count never probes.
     probe_steps : steps timed per count in a probe.
-    every : steps between probes; doubled each time a probe keeps the count
-        (up to ``max_every``), back to ``every`` when it changes it.
+    every : steps from the first probe to the second; doubled after each
+        probe (up to ``max_every``): each probe costs a few steps with the
+        slower count, and on a busy machine a lucky probe may pick several
+        threads that the drift check then has to take back.
     drift : with more than one thread, probe again at once when the median
         of the last ``window`` steps exceeds the probe's median by this
         fraction (another process took the cores).
+    margin : more threads than the fewest probed must be this much faster
+        (their median at most 1 / (1 + margin) of it) to be chosen.
     give_up : a count is dropped from a probe once TWO of its steps took
         this many times the best median so far (on a busy machine a step
         with two threads can take 15x one with one: two such steps, not
@@ -125,7 +129,7 @@ class ThreadTuner:
 
     A probe runs ``probe_steps`` steps per count, interleaved (1, n, 1, n,
     ...) so that a change of load hits every count alike, and keeps the
-    count with the lowest median (fewer threads on a tie). One thread comes
+    count with the lowest median (see ``margin``). One thread comes
     first in every probe, so there is always a safe time to compare with.
 
     Use ``tuner.run(step, *args)`` for each step, inside ``num_threads``
@@ -134,10 +138,11 @@ class ThreadTuner:
 
     def __init__(self, counts=None, *, probe_steps: int = 3, every: int = 100,
                  max_every: int = 1600, drift: float = 0.3, window: int = 3,
-                 give_up: float = 2.0, clock=time.perf_counter, set_threads=None):
+                 margin: float = 0.05, give_up: float = 2.0, clock=time.perf_counter,
+                 set_threads=None):
         self.counts = sorted({_count(n) for n in counts} if counts else {1, cores()})
         self.probe_steps, self.every, self.max_every = probe_steps, every, max_every
-        self.drift, self.give_up, self.clock = drift, give_up, clock
+        self.drift, self.margin, self.give_up, self.clock = drift, margin, give_up, clock
         self._set = set_threads or _blas_setter()
         self._applied = None                  # the count last given to _set
         self._recent = deque(maxlen=window)   # step times since the probe
@@ -219,9 +224,10 @@ class ThreadTuner:
             self.threads = self._plan[0]
             return
         medians = {k: statistics.median(v) for k, v in self._samples.items() if v}
-        best = min(medians, key=lambda k: (medians[k], k))
-        same = self.history and self.history[-1][1] == best
-        self.interval = min(2 * self.interval, self.max_every) if same else self.every
+        fewest = min(medians)
+        best = min(medians, key=lambda k: (medians[k] * (1 if k == fewest else 1 + self.margin),
+                                           k))
+        self.interval = min(2 * self.interval, self.max_every) if self.history else self.every
         self.threads, self.reference = best, medians[best]
         self.probes += 1
         self.history.append((self.steps, best))
