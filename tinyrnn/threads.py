@@ -13,7 +13,9 @@ the load average tells these apart in time, so tinyrnn measures:
 >>> with tr.num_threads(2):                # for a block; restored after it
 ...     pass
 >>> tuner = tr.ThreadTuner()               # "auto": times the work itself
->>> loss = tuner.run(lambda: 0.0)          # run each training step through it
+>>> with tuner.active():                   # the previous setting returns after
+...     for batch in batches:
+...         loss = tuner.run(train_step, batch)    # each step through the tuner
 
 ``"auto"`` (the command line's default, ``--threads auto``) is a
 :class:`ThreadTuner`: it times a few training steps with one thread and with
@@ -132,8 +134,8 @@ class ThreadTuner:
     count with the lowest median (see ``margin``). One thread comes
     first in every probe, so there is always a safe time to compare with.
 
-    Use ``tuner.run(step, *args)`` for each step, inside ``num_threads``
-    or ``threadpool_limits`` if the previous setting is to return after.
+    Run each step as ``tuner.run(step, *args)`` inside ``with
+    tuner.active():``, which puts the previous setting back afterwards.
     """
 
     def __init__(self, counts=None, *, probe_steps: int = 3, every: int = 100,
