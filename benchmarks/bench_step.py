@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 def _threads_from_argv():
     """--threads N must reach OpenBLAS before NumPy is imported (--threads auto:
-    tinyrnn's own choice per config, set with threadpoolctl while it runs)."""
+    each tinyrnn contender runs through its own ``tinyrnn.ThreadTuner``)."""
     for k, arg in enumerate(sys.argv):
         n = arg.split("=", 1)[1] if arg.startswith("--threads=") else \
             sys.argv[k + 1] if arg == "--threads" and k + 1 < len(sys.argv) else None
@@ -51,7 +51,8 @@ from contenders import (CONTENDERS, make_data, numpy_step, tinyrnn_model,  # noq
                         tinyrnn_train_step, torch_available)
 from numpy_reference import CharModel  # noqa: E402
 from tinyrnn import nn  # noqa: E402
-from tinyrnn.threads import auto_threads  # noqa: E402
+from tinyrnn.malloc import keep_freed_memory  # noqa: E402
+from tinyrnn.threads import ThreadTuner, cores  # noqa: E402
 
 CONFIGS = {
     "tiny": dict(cell="rnn", H=100, B=1, T=25, V=65, layers=1),
@@ -61,22 +62,43 @@ CONFIGS = {
     "gru": dict(cell="gru", H=256, B=32, T=64, V=65, layers=1),
 }
 DEFAULT = "tiny,small,gru"
-# issue 7's targets: the most a contender may take, as a multiple of another
+TORCH = "torch nn.LSTM/GRU/RNN"
+# issue 13's targets (default threads): the most a contender may take, as a
+# multiple of another (issue 7's, on one thread, are in benchmarks/README.md)
 TARGETS = {
-    "tiny": [("tinyrnn fused", "floor", 2.5), ("tinyrnn fused", "torch nn.LSTM/GRU/RNN", 0.2)],
-    "small": [("tinyrnn fused", "floor", 1.6)],
-    "medium": [("tinyrnn fused", "floor", 1.2), ("tinyrnn composed", "tinyrnn fused", 2.5)],
-    "medium2": [("tinyrnn fused", "floor", 1.2)],
-    "gru": [("tinyrnn fused", "floor", 1.8)],
+    "tiny": [("tinyrnn fused", "floor", 2.0), ("tinyrnn fused", TORCH, 0.2)],
+    "small": [("tinyrnn fused", TORCH, 1.0)],
+    "medium": [("tinyrnn fused", TORCH, 1.0), ("tinyrnn composed", "tinyrnn fused", 2.5)],
+    "medium2": [("tinyrnn fused", TORCH, 1.0)],
+    "gru": [("tinyrnn fused", TORCH, 1.0)],
 }
 
 
 def time_config(name: str, cfg: dict, repeats: int, names: list, budget_s: float = 0.05):
-    """Median seconds per step for each contender, timed round-robin."""
+    """Median seconds per step for each contender, timed round-robin.
+
+    With ``--threads auto`` each tinyrnn contender runs its steps through its
+    own ``ThreadTuner`` (as the command line's training loop does: its probes
+    and re-probes are part of the time), the floor and the NumPy reference
+    with every core; the tuners' choices are printed.
+    """
     data = make_data(cfg)
     steps = {n: CONTENDERS[n](cfg, data) for n in names}
+    before = {n: (lambda: None) for n in names}          # run untimed before each repeat
+    tuners = {}
+    if THREADS == "auto":
+        for n in names:
+            if n.startswith("tinyrnn"):
+                tuner = tuners[n] = ThreadTuner()
+                steps[n] = (lambda t, s: lambda: t.run(s))(tuner, steps[n])
+                before[n] = tuner.resume
+                while tuner.probing:                     # the first probe is warm-up
+                    steps[n]()
+            elif not n.startswith("torch"):
+                before[n] = lambda: tr.set_num_threads(cores())
     inner = {}
     for n, step in steps.items():              # warm up, then size a repeat to ~budget_s
+        before[n]()
         step()
         t0 = time.perf_counter()
         step()
@@ -86,11 +108,15 @@ def time_config(name: str, cfg: dict, repeats: int, names: list, budget_s: float
         order = names[r % len(names):] + names[:r % len(names)]
         for n in order:
             step, k = steps[n], inner[n]
+            before[n]()
             gc.collect()
             t0 = time.perf_counter()
             for _ in range(k):
                 step()
             times[n].append((time.perf_counter() - t0) / k)
+    for n, tuner in tuners.items():
+        print(f"  {n}: ThreadTuner chose {tuner.threads} thread(s); probes "
+              f"(step, choice): {tuner.history}")
     return {n: statistics.median(v) for n, v in times.items()}
 
 
@@ -179,9 +205,13 @@ def main(argv=None):
     parser.add_argument("--contenders", default="all",
                         help=f"comma-separated names from {list(CONTENDERS)}")
     parser.add_argument("--threads", default=None,
-                        help="BLAS and PyTorch threads (default: all cores); auto: BLAS "
-                             "threads as tinyrnn's --threads auto picks them for each config "
-                             "(tinyrnn.threads.auto_threads), PyTorch's own default")
+                        help="BLAS and PyTorch threads (default: all cores); auto: each "
+                             "tinyrnn contender through a tinyrnn.ThreadTuner as with "
+                             "--threads auto, the rest with all cores, PyTorch its own default")
+    parser.add_argument("--malloc", default="keep", choices=["keep", "default"],
+                        help="keep: tinyrnn.malloc.keep_freed_memory() for the whole process, "
+                             "every contender, as python -m tinyrnn train does (default); "
+                             "default: the C library's own setting")
     parser.add_argument("--backend", default="numpy", choices=["numpy", "cupy"],
                         help="where tinyrnn and the floor run (cupy: on a GPU; the NumPy "
                              "reference and PyTorch stay on the CPU)")
@@ -192,11 +222,13 @@ def main(argv=None):
     parser.add_argument("--tbptt-config", default="small")
     args = parser.parse_args(argv)
 
+    kept = args.malloc == "keep" and keep_freed_memory()
     print(f"tinyrnn {tr.__version__}, numpy {np.__version__}, python "
           f"{platform.python_version()}, {os.cpu_count()} cpus, BLAS threads "
           f"{os.environ.get('OPENBLAS_NUM_THREADS', 'default')}, "
           f"{time.strftime('%Y-%m-%d %H:%M')}; load average "
-          f"{', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+          f"{', '.join(f'{v:.2f}' for v in os.getloadavg())}; freed memory "
+          f"{'kept (tinyrnn.malloc)' if kept else 'handed back as the C library does'}")
     contenders.BACKEND = args.backend
     try:
         tr.get_backend(args.backend)
@@ -225,13 +257,7 @@ def main(argv=None):
         if name not in CONFIGS:
             parser.error(f"unknown config {name!r}; choose from {', '.join(CONFIGS)}")
         cfg = CONFIGS[name]
-        if THREADS == "auto":
-            n = auto_threads(cfg["B"], cfg["H"], contenders.GATES[cfg["cell"]])
-            print(f"\n{name}: BLAS threads by tinyrnn's auto choice: {n}")
-            with tr.num_threads(n):
-                med = time_config(name, cfg, args.repeats, names)
-        else:
-            med = time_config(name, cfg, args.repeats, names)
+        med = time_config(name, cfg, args.repeats, names)
         verdicts += print_table(name, CONFIGS[name], med)
     print(f"\nload average after: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 

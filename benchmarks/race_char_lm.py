@@ -38,7 +38,6 @@ import tinyrnn  # noqa: E402
 from tinyrnn.data import bptt_batches  # noqa: E402
 from tinyrnn.run.config import TrainConfig  # noqa: E402
 from tinyrnn.run.loop import Trainer  # noqa: E402
-from tinyrnn.threads import num_threads  # noqa: E402
 
 SMOKE = dict(rnn_size=16, num_layers=1, seq_length=16, batch_size=8, max_chars=20_000)
 
@@ -57,18 +56,19 @@ def chunks(streams: np.ndarray, seq_length: int, steps: int):
 def race_tinyrnn(cfg: TrainConfig, steps: int) -> dict:
     """The CLI's Trainer: setup as ``python -m tinyrnn train``, then N of its steps."""
     trainer = Trainer(cfg, out=open(os.devnull, "w"))
-    times = []
+    times, tuner = [], trainer.tuner
     try:
-        with num_threads(trainer.threads):
+        with tuner.active():
             for inputs, targets in chunks(trainer.data.train, cfg.seq_length, steps):
                 tick = time.perf_counter()
-                trainer.train_step(inputs, targets)
+                tuner.run(trainer.train_step, inputs, targets)
                 times.append(time.perf_counter() - tick)
             val = trainer.evaluate()
     finally:
         trainer.folder.release()
+    chosen = f", chose {[n for _, n in tuner.history]}" if tuner.history else ""
     return {"times": times, "val": val, "data": trainer.data,
-            "note": f"{trainer.threads} BLAS thread(s)"}
+            "note": tuner.describe() + chosen}
 
 
 def race_torch(cfg: TrainConfig, data, steps: int, threads: int | None = None) -> dict:

@@ -50,3 +50,17 @@ def test_the_char_lm_race_runs(tmp_path, capsys):
     for name, result in results.items():
         # 3 steps of Adam from a random start: still about log(V) nats per char
         assert math.isfinite(result["val"]) and abs(result["val"] - math.log(vocab)) < 1.0, name
+
+
+def test_bench_threads_and_bench_step_auto_run_their_tuners(capsys, monkeypatch):
+    import bench_step
+    import bench_threads
+    bench_threads.main(["--configs", "tiny", "--repeats", "1", "--steps", "1"])
+    out = capsys.readouterr().out
+    probes = "[(6, " if tr.threads.cores() > 1 else "[]"     # one core: nothing to choose
+    assert "auto (ThreadTuner)" in out and f"tuner's probes (step, choice): {probes}" in out
+    monkeypatch.setattr(bench_step, "THREADS", "auto")
+    bench_step.main(["--configs", "tiny", "--repeats", "1", "--malloc", "default",
+                     "--contenders", "floor,tinyrnn fused"])
+    out = capsys.readouterr().out
+    assert "tinyrnn fused: ThreadTuner chose" in out and "handed back" in out

@@ -2,6 +2,7 @@
 setting applies, is restored, and bad values get a one-line error."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import tinyrnn as tr
@@ -46,15 +47,124 @@ def test_bad_counts_get_one_line(bad):
     assert str(err.value).startswith("threads: ") and "\n" not in str(err.value)
 
 
-def test_auto_is_one_thread_at_char_rnn_size_and_on_a_busy_machine():
-    assert threads.auto_threads(batch=50, hidden=128, gates=4, cores=2, load=0.0) == 1
-    assert threads.auto_threads(batch=1, hidden=100, gates=1, cores=16, load=0.0) == 1
-    assert threads.auto_threads(batch=32, hidden=512, gates=4, cores=2, load=0.0) == 1
-    big = dict(batch=32, hidden=1024, gates=4)
-    assert threads.auto_threads(**big, cores=2, load=0.0) == 2
-    assert threads.auto_threads(**big, cores=2, load=1.0) == 1
-    assert threads.auto_threads(**big, cores=8, load=14.0) == 1
-    assert threads.auto_threads(**big, cores=8, load=2.2) == 6
+class FakeMachine:
+    """A fake clock and BLAS: a step with n threads costs ``cost(n, step)`` seconds."""
+
+    def __init__(self, cost):
+        self.now, self.cost, self.threads, self.used, self.sets = 0.0, cost, None, [], 0
+
+    def clock(self):
+        return self.now
+
+    def set_threads(self, n):
+        self.threads, self.sets = n, self.sets + 1
+
+    def step(self):
+        self.now += self.cost(self.threads, len(self.used))
+        self.used.append(self.threads)
+
+    def train(self, tuner, steps):
+        for _ in range(steps):
+            tuner.run(self.step)
+        return self.now
+
+
+def tuner_on(machine, **kwargs):
+    return threads.ThreadTuner([1, 2], clock=machine.clock, set_threads=machine.set_threads,
+                               **kwargs)
+
+
+def test_tuner_picks_two_threads_on_a_quiet_machine_after_an_interleaved_probe():
+    m = FakeMachine(lambda n, t: {1: 1.0, 2: 0.6}[n])
+    tuner = tuner_on(m)
+    m.train(tuner, 50)
+    assert m.used[:6] == [1, 2, 1, 2, 1, 2]           # interleaved, one thread first
+    assert m.used[6:] == [2] * 44 and tuner.threads == 2
+    assert tuner.history == [(6, 2)] and m.sets == 6  # set only when the count changes
+
+
+def test_tuner_keeps_one_thread_on_a_busy_machine_within_the_issues_limit():
+    # issue 13: two BLAS threads 15x slower on the busy 2-core machine
+    m = FakeMachine(lambda n, t: {1: 1.0, 2: 15.0}[n])
+    tuner = tuner_on(m)
+    total = m.train(tuner, 1500)
+    assert m.used[:6] == [1, 2, 1, 2, 1, 1]           # two threads dropped after two steps
+    assert m.used.count(2) <= 10                      # two steps per probe, probes back off
+    assert total <= 1.1 * 1500                        # target: <= 1.2x the best count
+
+
+def test_tuner_falls_back_to_one_thread_when_the_machine_gets_busy():
+    busy_from = 300
+    m = FakeMachine(lambda n, t: ({1: 1.0, 2: 0.6} if t < busy_from else {1: 1.4, 2: 9.0})[n])
+    tuner = tuner_on(m)
+    m.train(tuner, 1000)
+    assert m.used[busy_from - 10:busy_from] == [2] * 10
+    switched = busy_from + m.used[busy_from:].index(1)
+    assert switched <= busy_from + 3                  # the drift check's window
+    assert m.used[busy_from + 10:].count(2) <= 4
+    assert tuner.threads == 1
+
+
+def test_tuner_finds_the_second_core_again_when_the_machine_gets_quiet():
+    quiet_from = 400
+    m = FakeMachine(lambda n, t: ({1: 1.4, 2: 9.0} if t < quiet_from else {1: 1.0, 2: 0.6})[n])
+    tuner = tuner_on(m, every=100, max_every=400)
+    m.train(tuner, 1400)
+    assert tuner.threads == 2 and m.used[-100:] == [2] * 100
+    assert quiet_from + m.used[quiet_from:].index(2) <= quiet_from + 400
+
+
+def test_a_lucky_probe_on_a_busy_machine_is_taken_back_and_costs_little():
+    # the first probe's 2-thread steps happen to be fast; afterwards they are 3x
+    lucky = {1, 3, 5}
+    m = FakeMachine(lambda n, t: 1.0 if n == 1 else 0.9 if t in lucky else 3.0)
+    tuner = tuner_on(m)
+    total = m.train(tuner, 1500)
+    assert m.used[6:9] == [2, 2, 2] and m.used[9] == 1     # the drift check, 3 steps on
+    assert tuner.threads == 1
+    assert total <= 1.1 * 1500
+
+
+def test_more_threads_must_win_by_the_margin():
+    m = FakeMachine(lambda n, t: {1: 1.0, 2: 0.97}[n])
+    tuner = tuner_on(m)
+    m.train(tuner, 20)
+    assert tuner.threads == 1
+    m = FakeMachine(lambda n, t: {1: 1.0, 2: 0.9}[n])
+    tuner = tuner_on(m)
+    m.train(tuner, 20)
+    assert tuner.threads == 2
+
+
+def test_tuner_takes_fewer_threads_on_a_tie_and_a_fixed_count_never_probes():
+    m = FakeMachine(lambda n, t: 1.0)
+    tuner = tuner_on(m)
+    m.train(tuner, 20)
+    assert tuner.threads == 1 and m.used[6:] == [1] * 14
+    m = FakeMachine(lambda n, t: {1: 1.0, 3: 0.1}[n])
+    fixed = threads.ThreadTuner.from_setting("3", clock=m.clock, set_threads=m.set_threads)
+    m.train(fixed, 500)
+    assert m.used == [3] * 500 and m.sets == 1 and not fixed.history
+    assert fixed.describe() == "3 BLAS threads"
+    with pytest.raises(ValueError, match=r"^threads: must be 'auto' or a whole number"):
+        threads.ThreadTuner.from_setting("0")
+
+
+def test_the_thread_count_changes_no_result():
+    """A fused LSTM layer's output and gradients with 1 and 2 BLAS threads
+    (sizes where OpenBLAS splits its products) agree to float32 roundoff."""
+    results = []
+    for n in (1, 2):
+        tr.manual_seed(0)
+        layer = tr.nn.LSTM(64, 256)
+        x = tr.randn(20, 64, 64, requires_grad=True)
+        with tr.num_threads(n):
+            out, _ = layer(x)
+            (out * out).sum().backward()
+        results.append([out.numpy(), x.grad.numpy()] + [p.grad.numpy()
+                                                        for p in layer.parameters()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_the_option_is_checked_with_its_flag():
@@ -84,6 +194,28 @@ def test_training_runs_under_the_chosen_count(tmp_path, capsys, monkeypatch):
     assert code == 0, capsys.readouterr().err
     assert seen == [1, 1]
     assert "1 BLAS thread" in capsys.readouterr().out
+    assert threads.blas_threads() == before
+
+
+def test_training_with_auto_probes_both_counts_and_restores_the_setting(tmp_path, capsys,
+                                                                       monkeypatch):
+    import tinyrnn.run.loop as loop
+    seen = []
+    real_step = loop.Trainer.train_step
+
+    def spy(self, *args):
+        seen.append(threads.blas_threads())
+        return real_step(self, *args)
+    monkeypatch.setattr(loop.Trainer, "train_step", spy)
+    monkeypatch.setattr(threads, "cores", lambda: 2)
+    before = threads.blas_threads()
+    (tmp_path / "t.txt").write_text("hello world, hello tinyrnn\n" * 40, encoding="utf-8")
+    code = main(["train", str(tmp_path / "t.txt"), "--rnn-size", "4", "--num-layers", "1",
+                 "--batch-size", "4", "--seq-length", "8", "--max-steps", "8",
+                 "--sample-length", "0", "--checkpoint-dir", str(tmp_path / "ck")])
+    assert code == 0, capsys.readouterr().err
+    assert seen[:6] == [1, 2, 1, 2, 1, 2] and seen[6] == seen[7]
+    assert "BLAS threads timed while training (1 or 2)" in capsys.readouterr().out
     assert threads.blas_threads() == before
 
 

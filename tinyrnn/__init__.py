@@ -21,7 +21,7 @@ from .ops import (add, sub, mul, div, neg, pow, maximum, minimum, where,
                   concat, stack, split,
                   softmax, log_softmax, cross_entropy, layer_norm, dropout)
 from . import gradcheck
-from .threads import set_num_threads, num_threads
+from .threads import set_num_threads, num_threads, ThreadTuner
 
 float32 = "float32"
 float64 = "float64"

@@ -104,7 +104,7 @@ def run_sample(args: argparse.Namespace) -> int:
         raise OptionError(f"--threads {check_threads(args.threads)}, got {args.threads!r}")
     model, vocab, _ = load_model(args.checkpoint, args.backend)
     try:
-        with num_threads(resolve(args.threads, batch=1, hidden=1)):
+        with num_threads(resolve(args.threads)):
             text = sample(model, vocab, prime=args.prime, length=args.length,
                           temperature=args.temperature, argmax=args.argmax, seed=args.seed)
     except ValueError as e:            # e.g. prime characters not in the vocabulary

@@ -141,9 +141,10 @@ OPTIONS = (
     Option("backend", "numpy", "numpy (CPU) or cupy (CUDA GPU); in Python also any "
            "backend tinyrnn.get_backend knows", choices=("numpy", "cupy"),
            group="checkpoints and hardware"),
-    Option("threads", "auto", "threads for NumPy's matrix products (BLAS), or auto: one "
-           "unless a step's recurrent product is large and cores are idle "
-           "(tinyrnn.threads)", check=check_threads, metavar="N",
+    Option("threads", "auto", "threads for NumPy's matrix products (BLAS), or auto: "
+           "training steps timed with one thread and with every core, the faster kept "
+           "and checked again as the load changes (tinyrnn.ThreadTuner)",
+           check=check_threads, metavar="N",
            group="checkpoints and hardware", merge="session"),
 )
 BY_NAME = {o.name: o for o in OPTIONS}

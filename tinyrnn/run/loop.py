@@ -38,7 +38,8 @@ from ..data import CharVocab, bptt_batches, num_bptt_batches
 from ..nn import detach_state
 from ..nn.charlm import CharLM
 from ..nn.utils import clip_grad_norm_
-from ..threads import num_threads, resolve
+from ..malloc import keep_freed_memory
+from ..threads import ThreadTuner
 from . import store
 from .config import Start, check_config
 from .console import (Console, Diverged, GracefulInterrupt, Interrupted,
@@ -92,8 +93,8 @@ class Trainer:
                                 dropout=cfg.dropout, **_path_options(cfg))
         self.model.to(self.backend).train()
         self.params = self.model.parameters()
-        self.threads = resolve(cfg.threads, cfg.batch_size, cfg.rnn_size,
-                               {"rnn": 1, "gru": 3}.get(cfg.model, 4))
+        self.tuner = ThreadTuner.from_setting(cfg.threads)   # times steps for "auto"
+        keep_freed_memory()     # no fresh pages each step: ~1.2-1.3x at char-rnn's size
         self.optimizer = OPTIMIZERS[cfg.optimizer](self.params, lr=cfg.learning_rate)
         # char-rnn multiplies by lr_decay at the end of epoch E = lr_decay_after
         # and of each later one; StepDecay(after=E-1) does exactly that.
@@ -194,7 +195,7 @@ class Trainer:
                  f"({self.model.num_parameters():,} parameters) on {self.data.description}: "
                  f"{len(self.vocab)} distinct chars, {self.chunks_per_epoch} steps per "
                  f"epoch, batches of {cfg.batch_size} x {cfg.seq_length}, "
-                 f"{self.threads} BLAS thread{'s' if self.threads > 1 else ''}"
+                 f"{self.tuner.describe()}"
                  + (f"; each validation reads {self.data.val.size:,} chars in "
                     f"{num_bptt_batches(self.data.val, cfg.seq_length):,} forward chunks "
                     "(--val-max-chars bounds it)" if self.data.val is not None else "")
@@ -210,7 +211,7 @@ class Trainer:
             # divergence guard, which checks every loss and gradient norm.
             with GracefulInterrupt(self._on_ctrl_c), np.errstate(
                     over="ignore", invalid="ignore", divide="ignore"), \
-                    num_threads(self.threads):
+                    self.tuner.active():
                 while self.step < self.total_steps and not self.stop_reason:
                     self.schedule.step(self.epoch)
                     position = self.step % self.chunks_per_epoch
@@ -220,7 +221,7 @@ class Trainer:
                     for inputs, targets in chunks:
                         tick = time.perf_counter()
                         self.phase = "step"
-                        loss = self.train_step(inputs, targets)
+                        loss = self.tuner.run(self.train_step, inputs, targets)
                         seconds = time.perf_counter() - tick
                         self.step += 1
                         self.phase = "evaluate"
