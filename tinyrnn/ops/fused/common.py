@@ -141,6 +141,14 @@ def activate_gates(xp, z, rec, scale, shift):
     z += shift
 
 
+def gated_step_functions(ctx, cell_step):
+    """What an LSTM or GRU forward binds once, before its time loop: the
+    product with ``out=`` (:func:`with_out`), :func:`activate_gates` and the
+    cell's own pointwise step, each of the two a single kernel on CuPy."""
+    return (with_out(ctx, ctx.xp.matmul), ctx.backend.pointwise(activate_gates),
+            ctx.backend.pointwise(cell_step))
+
+
 def per_gate(ctx, dz, m):
     """sum over rows of dz_k^T m for each gate: dz (G, T*B, H), m (T*B, K) -> (G*H, K)."""
     xp = ctx.xp

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from ...autograd import Function
 from ...tensor import Tensor
-from .common import (activate_gates, check_sequence_args, copy, empty, gate_blocks,
-                     gate_projection, may_overwrite_saved, needs_grad, sequence_grads,
+from .common import (check_sequence_args, copy, empty, gate_blocks,
+                     gate_projection, gated_step_functions, may_overwrite_saved, needs_grad, sequence_grads,
                      start_states, with_out)
 
 
@@ -57,9 +57,7 @@ class GRUSequence(Function):
     @staticmethod
     def forward(ctx, x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
         xp = ctx.xp
-        matmul = with_out(ctx, xp.matmul)
-        activate = ctx.backend.pointwise(activate_gates)
-        candidate = ctx.backend.pointwise(gru_candidate_forward)
+        matmul, activate, candidate = gated_step_functions(ctx, gru_candidate_forward)
         T, B, _ = x.shape
         H = h0.shape[1]
         gates = gate_projection(ctx, x, weight_ih, bias_ih, 3)    # (3, T, B, H): a_r, a_z, a_n

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from ...autograd import Function
 from ...tensor import Tensor
-from .common import (activate_gates, add_bias, check_sequence_args, copy, empty, gate_blocks,
-                     gate_projection, may_overwrite_saved, needs_grad, sequence_grads,
+from .common import (add_bias, check_sequence_args, copy, empty, gate_blocks,
+                     gate_projection, gated_step_functions, may_overwrite_saved, needs_grad, sequence_grads,
                      start_states, with_out)
 
 # sigmoid(v) = (1 + tanh(v / 2)) / 2. Halving the i, f, o pre-activations once
@@ -61,9 +61,7 @@ class LSTMSequence(Function):
     @staticmethod
     def forward(ctx, x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
         xp = ctx.xp
-        matmul = with_out(ctx, xp.matmul)
-        activate = ctx.backend.pointwise(activate_gates)
-        cell = ctx.backend.pointwise(lstm_cell_forward)
+        matmul, activate, cell = gated_step_functions(ctx, lstm_cell_forward)
         T, B, _ = x.shape
         H = h0.shape[1]
         scale, shift = _per_gate(ctx, _SCALE, x.dtype), _per_gate(ctx, _SHIFT, x.dtype)
