@@ -176,7 +176,9 @@ def test_the_option_is_checked_with_its_flag():
             check_config(TrainConfig(threads=bad))
 
 
-def test_training_runs_under_the_chosen_count(tmp_path, capsys, monkeypatch):
+@pytest.fixture
+def step_threads(monkeypatch):
+    """The BLAS thread count each training step of the CLI ran under, in order."""
     import tinyrnn.run.loop as loop
     seen = []
     real_step = loop.Trainer.train_step
@@ -185,12 +187,20 @@ def test_training_runs_under_the_chosen_count(tmp_path, capsys, monkeypatch):
         seen.append(threads.blas_threads())
         return real_step(self, *args)
     monkeypatch.setattr(loop.Trainer, "train_step", spy)
-    before = threads.blas_threads()
+    return seen
+
+
+def train_tiny(tmp_path, steps: int, *options) -> int:
     (tmp_path / "t.txt").write_text("hello world, hello tinyrnn\n" * 40, encoding="utf-8")
-    code = main(["train", str(tmp_path / "t.txt"), "--rnn-size", "4", "--num-layers", "1",
-                 "--batch-size", "4", "--seq-length", "8", "--max-steps", "2",
-                 "--sample-length", "0", "--threads", "1",
-                 "--checkpoint-dir", str(tmp_path / "ck")])
+    return main(["train", str(tmp_path / "t.txt"), "--rnn-size", "4", "--num-layers", "1",
+                 "--batch-size", "4", "--seq-length", "8", "--max-steps", str(steps),
+                 "--sample-length", "0", "--checkpoint-dir", str(tmp_path / "ck"), *options])
+
+
+def test_training_runs_under_the_chosen_count(tmp_path, capsys, step_threads):
+    seen = step_threads
+    before = threads.blas_threads()
+    code = train_tiny(tmp_path, 2, "--threads", "1")
     assert code == 0, capsys.readouterr().err
     assert seen == [1, 1]
     assert "1 BLAS thread" in capsys.readouterr().out
@@ -198,21 +208,12 @@ def test_training_runs_under_the_chosen_count(tmp_path, capsys, monkeypatch):
 
 
 def test_training_with_auto_probes_both_counts_and_restores_the_setting(tmp_path, capsys,
-                                                                       monkeypatch):
-    import tinyrnn.run.loop as loop
-    seen = []
-    real_step = loop.Trainer.train_step
-
-    def spy(self, *args):
-        seen.append(threads.blas_threads())
-        return real_step(self, *args)
-    monkeypatch.setattr(loop.Trainer, "train_step", spy)
+                                                                       monkeypatch,
+                                                                       step_threads):
+    seen = step_threads
     monkeypatch.setattr(threads, "cores", lambda: 2)
     before = threads.blas_threads()
-    (tmp_path / "t.txt").write_text("hello world, hello tinyrnn\n" * 40, encoding="utf-8")
-    code = main(["train", str(tmp_path / "t.txt"), "--rnn-size", "4", "--num-layers", "1",
-                 "--batch-size", "4", "--seq-length", "8", "--max-steps", "8",
-                 "--sample-length", "0", "--checkpoint-dir", str(tmp_path / "ck")])
+    code = train_tiny(tmp_path, 8)
     assert code == 0, capsys.readouterr().err
     assert seen[:6] == [1, 2, 1, 2, 1, 2] and seen[6] == seen[7]
     assert "BLAS threads timed while training (1 or 2)" in capsys.readouterr().out
