@@ -29,7 +29,6 @@ import argparse
 import io
 import itertools
 import os
-import resource
 import subprocess
 import sys
 import tempfile

@@ -101,7 +101,7 @@ def counting(backend, counter):
             return method(self, *args)
         return counted
 
-    original_into, original_pointwise, original_xp = backend.into, backend.pointwise, backend.xp
+    original_pointwise, original_xp = backend.pointwise, backend.xp
 
     def into(out, fn, *args, **kwargs):
         counter.emulating += 1                 # the copy emulates out=: not an operation

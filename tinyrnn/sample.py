@@ -62,7 +62,7 @@ def sample(model, vocab, prime: str = "", length: int = 200, temperature: float 
                          f"vocabulary has {V}; use the vocabulary it was trained with")
     unknown = sorted({c for c in prime if c not in vocab})
     if unknown:
-        raise ValueError(f"sample: the prime text has characters not in the vocabulary: "
+        raise ValueError("sample: the prime text has characters not in the vocabulary: "
                          + ", ".join(repr(c) for c in unknown[:10])
                          + (" ..." if len(unknown) > 10 else "")
                          + f" (the vocabulary has {V} characters)")

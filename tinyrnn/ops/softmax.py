@@ -11,7 +11,6 @@ from ..autograd import Function
 from ..tensor import Tensor
 from .reduce import normalize_axes
 from .shape import check_indices
-from .shape import check_indices
 
 
 class Softmax(Function):
