@@ -122,6 +122,9 @@ def test_there_are_lectures_and_exercises():
 def test_notebook_is_stored_without_outputs(path):
     nb = _read(path)
     nbformat.validate(nb)
+    stored = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    missing = [i for i, cell in enumerate(stored) if "id" not in cell]
+    assert not missing, f"{path.name} cells {missing} have no id (nbformat 4.5 needs one)"
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
             assert cell.outputs == [], f"{path.name} cell {i} has stored outputs"
