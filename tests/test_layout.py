@@ -197,28 +197,26 @@ READING_PATH = {
 }
 
 
+def reading_path_tool():
+    """tools/reading_path.py as a module (tools/ is not a package)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "reading_path", PACKAGE.parent / "tools" / "reading_path.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_the_reading_path_of_char_rnn_is_the_documented_one():
-    import sys
-    sys.path.insert(0, str(PACKAGE.parent / "tools"))
-    try:
-        from reading_path import char_rnn_step
-    finally:
-        sys.path.pop(0)
     expected = sorted(f for files in READING_PATH.values() for f in files)
-    assert sorted(char_rnn_step(fused=False)) == expected
+    assert sorted(reading_path_tool().char_rnn_step(fused=False)) == expected
     readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
     assert f"{len(expected)} package files" in readme
 
 
-def test_the_reading_path_sees_a_new_file(tmp_path):
+def test_the_reading_path_sees_a_new_file():
     """The recorder can fail: a function in another package file is reported."""
-    import sys
-    sys.path.insert(0, str(PACKAGE.parent / "tools"))
-    try:
-        import reading_path
-    finally:
-        sys.path.pop(0)
-    from tinyrnn import tasks
     import numpy as np
-    path = reading_path.record(lambda: tasks.adding_problem(2, 3, np.random.default_rng(0)))
+    from tinyrnn import tasks
+    path = reading_path_tool().record(lambda: tasks.adding_problem(2, 3, np.random.default_rng(0)))
     assert "tasks.py" in path and "adding_problem" in path["tasks.py"]

@@ -56,7 +56,7 @@ def char_rnn_step(fused: bool, text: str = "hello world, " * 40) -> dict:
     from tinyrnn.optim import Adam
 
     tinyrnn.manual_seed(0)
-    model = CharLM(12, hidden_size=8, num_layers=2, cell="lstm", fused=fused)
+    model = CharLM(len(set(text)), hidden_size=8, num_layers=2, cell="lstm", fused=fused)
     optimizer = Adam(model.parameters(), lr=2e-3)
     batches = {}
 
