@@ -121,6 +121,10 @@ def test_plot_curves_smooths_a_run_and_leaves_gaps_out(tmp_path):
     np.testing.assert_array_equal(validation.get_xdata(), [50, 100])   # NaN steps left out
     assert ax.get_ylabel() == "nats"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train (mean of 10)", "val"]
+    for bad in ({"train": 0}, {"train": 2.5}, {"test": 3}):
+        with pytest.raises(ValueError, match=r"plot_curves: smooth must map run labels "
+                                             r"\['train', 'val'\] to whole numbers"):
+            viz.plot_curves(runs, metrics=("loss",), smooth=bad)
 
 
 def test_a_redrawn_figure_replaces_the_old_file_whole(tmp_path, monkeypatch):

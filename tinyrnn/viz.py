@@ -286,6 +286,10 @@ def plot_curves(runs: dict, path=None, title: str = "", x: str = "step",
     if not shown:
         raise ValueError(f"plot_curves: no run has any of the metrics {list(metrics)}")
     smooth, labels = smooth or {}, labels or {}
+    for label, k in smooth.items():
+        if label not in runs or isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"plot_curves: smooth must map run labels {sorted(runs)} to "
+                             f"whole numbers of points >= 1; got {label!r}: {k!r}")
     fig = _figure(4.6 * len(shown) + 0.4, 3.6)
     axes = fig.subplots(1, len(shown), squeeze=False)[0]
     for ax, metric in zip(axes, shown):
