@@ -51,8 +51,8 @@ from contenders import (CONTENDERS, make_data, numpy_step, tinyrnn_model,  # noq
                         tinyrnn_train_step, torch_available)
 from numpy_reference import CharModel  # noqa: E402
 from tinyrnn import nn  # noqa: E402
-from tinyrnn.malloc import keep_freed_memory  # noqa: E402
-from tinyrnn.threads import ThreadTuner, cores  # noqa: E402
+from tinyrnn.utils.malloc import keep_freed_memory  # noqa: E402
+from tinyrnn.utils.threads import ThreadTuner, cores, set_num_threads  # noqa: E402
 
 CONFIGS = {
     "tiny": dict(cell="rnn", H=100, B=1, T=25, V=65, layers=1),
@@ -63,8 +63,8 @@ CONFIGS = {
 }
 DEFAULT = "tiny,small,gru"
 TORCH = "torch nn.LSTM/GRU/RNN"
-# issue 13's targets (default threads): the most a contender may take, as a
-# multiple of another (issue 7's, on one thread, are in benchmarks/README.md)
+# the speed targets (default threads): the most a contender may take, as a
+# multiple of another (the first round's, on one thread, are in benchmarks/README.md)
 TARGETS = {
     "tiny": [("tinyrnn fused", "floor", 2.0), ("tinyrnn fused", TORCH, 0.2)],
     "small": [("tinyrnn fused", TORCH, 1.0)],
@@ -95,7 +95,7 @@ def time_config(name: str, cfg: dict, repeats: int, names: list, budget_s: float
                 while tuner.probing:                     # the first probe is warm-up
                     steps[n]()
             elif not n.startswith("torch"):
-                before[n] = lambda: tr.set_num_threads(cores())
+                before[n] = lambda: set_num_threads(cores())
     inner = {}
     for n, step in steps.items():              # warm up, then size a repeat to ~budget_s
         before[n]()
@@ -209,7 +209,7 @@ def main(argv=None):
                              "tinyrnn contender through a tinyrnn.ThreadTuner as with "
                              "--threads auto, the rest with all cores, PyTorch its own default")
     parser.add_argument("--malloc", default="keep", choices=["keep", "default"],
-                        help="keep: tinyrnn.malloc.keep_freed_memory() for the whole process, "
+                        help="keep: tinyrnn.utils.malloc.keep_freed_memory() for the whole process, "
                              "every contender, as python -m tinyrnn train does (default); "
                              "default: the C library's own setting")
     parser.add_argument("--backend", default="numpy", choices=["numpy", "cupy"],
@@ -228,7 +228,7 @@ def main(argv=None):
           f"{os.environ.get('OPENBLAS_NUM_THREADS', 'default')}, "
           f"{time.strftime('%Y-%m-%d %H:%M')}; load average "
           f"{', '.join(f'{v:.2f}' for v in os.getloadavg())}; freed memory "
-          f"{'kept (tinyrnn.malloc)' if kept else 'handed back as the C library does'}")
+          f"{'kept (tinyrnn.utils.malloc)' if kept else 'handed back as the C library does'}")
     contenders.BACKEND = args.backend
     try:
         tr.get_backend(args.backend)

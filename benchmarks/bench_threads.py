@@ -8,7 +8,7 @@ Three contenders run the same tinyrnn fused training step (bench_step.py's
 configs), INTERLEAVED: one BLAS thread, every core, and the tuner (its
 first probe is part of the warm-up; its later probes are timed, as they
 would be in a training run). ``--load N`` starts N processes that spin on
-the CPU for the whole run, the loaded machine of issue 13 (they are
+the CPU for the whole run, a loaded machine (they are
 stopped at the end). Before each repeat a contender runs one untimed step,
 after a pause of 0.3 s in which the BLAS threads the previous contender
 left spinning go to sleep. The table gives the MEAN ms per timed step (the
@@ -26,8 +26,7 @@ import time
 from bench_step import CONFIGS
 from contenders import make_data, tinyrnn_step
 
-import tinyrnn as tr
-from tinyrnn.threads import ThreadTuner, cores
+from tinyrnn.utils.threads import ThreadTuner, cores, num_threads
 
 
 def spin():
@@ -74,7 +73,7 @@ def main(argv=None):
         for name in args.configs.split(","):
             cfg = CONFIGS[name]
             print(f"{name}: {cfg}")
-            with tr.num_threads(1):
+            with num_threads(1):
                 med = time_threads(cfg, args.repeats, args.steps)
             best = min(v for n, v in med.items() if not n.startswith("auto"))
             for n, v in med.items():

@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import tinyrnn as tr  # noqa: E402
+from tinyrnn.utils.threads import num_threads  # noqa: E402
 from contenders import make_data, tinyrnn_model, tinyrnn_train_step  # noqa: E402
 
 CONFIGS = {
@@ -106,7 +107,7 @@ def main(argv=None):
     cfg = CONFIGS[args.config]
     print(f"{args.config}: {cfg}, {args.steps} steps, {args.threads} BLAS thread(s), "
           f"load average {os.getloadavg()[0]:.2f}")
-    with tr.num_threads(args.threads):
+    with num_threads(args.threads):
         profile(cfg, args.steps, args.top)
         extra_allocations(cfg)
 

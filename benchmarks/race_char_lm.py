@@ -8,7 +8,7 @@ model and recipe in PyTorch, on the same text.
 The recipe is char-rnn's and the CLI's defaults: one-hot characters, a
 2-layer LSTM of 128, truncated BPTT over 50 steps of 50 streams, Adam at
 2e-3, gradients clipped to norm 5. tinyrnn runs the CLI's own step
-(``tinyrnn.run.loop.Trainer.train_step``: forward, loss, backward, clip,
+(``tinyrnn.charlm.train.loop.Trainer.train_step``: forward, loss, backward, clip,
 Adam, detach the state) under the CLI's thread choice (``--threads``,
 default auto); PyTorch runs ``nn.LSTM`` + ``nn.Linear`` with its own default
 threads. Both read the same chunks of the same text (the CLI's split and
@@ -35,9 +35,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 import tinyrnn  # noqa: E402
-from tinyrnn.data import bptt_batches  # noqa: E402
-from tinyrnn.run.config import TrainConfig  # noqa: E402
-from tinyrnn.run.loop import Trainer  # noqa: E402
+from tinyrnn.charlm import bptt_batches  # noqa: E402
+from tinyrnn.charlm.options import TrainConfig  # noqa: E402
+from tinyrnn.charlm.train.loop import Trainer  # noqa: E402
 
 SMOKE = dict(rnn_size=16, num_layers=1, seq_length=16, batch_size=8, max_chars=20_000)
 

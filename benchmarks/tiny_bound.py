@@ -1,4 +1,4 @@
-"""How fast can the `tiny` step be in NumPy at all? The bound behind issue 7's tiny targets.
+"""How fast can the `tiny` step be in NumPy at all? The bound behind the tiny targets.
 
     python benchmarks/tiny_bound.py [--repeats N] [--threads N]
 

@@ -47,9 +47,10 @@ import time
 import numpy as np
 
 import tinyrnn as tr
-from tinyrnn import checkpoint, nn, optim
+from tinyrnn import nn, optim
+from tinyrnn.utils import checkpoint
 from tinyrnn.tasks import associative_retrieval
-from tinyrnn.run.store import load_params, param_arrays
+from tinyrnn.charlm.store import load_params, param_arrays
 
 MODELS = ("RNN-LN-FW", "RNN-LN", "CONTROL", "GRU-LN", "LSTM")
 NUM_SYMBOLS, NUM_DIGITS = 37, 10

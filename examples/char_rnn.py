@@ -12,14 +12,12 @@ import argparse
 import sys
 
 import tinyrnn
-from tinyrnn.data import (CharVocab, DataError, batchify, bptt_batches, default_corpus,
+from tinyrnn.charlm import (CharVocab, DataError, batchify, bptt_batches, default_corpus,
                           load_text, split_ids)
 from tinyrnn.nn import detach_state
-from tinyrnn.nn.charlm import CharLM
+from tinyrnn.charlm import CharLM, sample, save_model
 from tinyrnn.nn.utils import clip_grad_norm_
 from tinyrnn.optim import Adam
-from tinyrnn.run.store import save_model
-from tinyrnn.sample import sample
 
 B, T = 32, 50                     # streams per batch, steps of backpropagation
 

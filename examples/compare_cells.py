@@ -9,7 +9,7 @@ Linux kernel) the script
    1-layer LSTM of ``--base-size`` cells (the hidden size is solved for),
    for the same number of steps, and tabulates their validation loss in
    nats per character (``table.md``);
-2. fits interpolated Kneser-Ney n-gram models (``tinyrnn.ngram``) of several
+2. fits interpolated Kneser-Ney n-gram models (``tinyrnn.charlm.ngram``) of several
    orders on the same training split and adds them to the table;
 3. groups the validation characters by how far back their evidence lies
    and compares the best recurrent model with the best n-gram there
@@ -39,10 +39,8 @@ import numpy as np
 
 import tinyrnn as tr
 from tinyrnn import nn, optim, viz
+from tinyrnn.charlm import (CharLM, CharVocab, NGramModel, batchify, bptt_batches, default_corpus, save_model, split_ids)
 from tinyrnn.backend import install_hint
-from tinyrnn.data import CharVocab, batchify, bptt_batches, default_corpus, split_ids
-from tinyrnn.ngram import NGramModel
-from tinyrnn.run.store import save_model
 
 CELLS = ("rnn", "gru", "lstm")
 OPENERS = {")": "(", "]": "[", "}": "{"}
@@ -56,7 +54,7 @@ def num_params(model: nn.Module) -> int:
 def matched_hidden_size(cell: str, layers: int, vocab_size: int, budget: int) -> int:
     """The hidden size whose model has the parameter count closest to ``budget``."""
     def count(H):
-        return num_params(nn.CharLM(vocab_size, H, layers, cell=cell))
+        return num_params(CharLM(vocab_size, H, layers, cell=cell))
     hi = 1
     while count(hi) < budget:            # double until past the budget ...
         hi *= 2
@@ -99,10 +97,10 @@ def per_char_nll(model, ids: np.ndarray, streams: int = 16, T: int = 100) -> np.
 
 # ---- training ----------------------------------------------------------------------
 def train_model(cell: str, layers: int, H: int, vocab: CharVocab, train: np.ndarray,
-                args) -> tuple[nn.CharLM, dict]:
+                args) -> tuple[CharLM, dict]:
     tr.manual_seed(args.seed)
     options = {"forget_bias": 1.0} if cell == "lstm" else {}
-    model = nn.CharLM(len(vocab), H, layers, cell=cell, **options)
+    model = CharLM(len(vocab), H, layers, cell=cell, **options)
     opt = optim.Adam(model.parameters(), lr=args.lr)
     streams = batchify(train, args.batch, args.seq_length)
     hist = {"step": [], "train_loss": []}
@@ -259,7 +257,7 @@ def gradient_figure(models: dict, val: np.ndarray, args) -> dict:
 def run(args) -> dict:
     vocab, train, val = load_data(args.chars)
     V = len(vocab)
-    budget = num_params(nn.CharLM(V, args.base_size, 1, cell="lstm"))
+    budget = num_params(CharLM(V, args.base_size, 1, cell="lstm"))
     print(f"{len(train):,} training and {len(val):,} validation characters, {V} symbols; "
           f"every model has about {budget:,} parameters (a 1-layer LSTM of "
           f"{args.base_size})", flush=True)

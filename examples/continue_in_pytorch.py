@@ -32,15 +32,15 @@ import sys
 import numpy as np
 
 import tinyrnn
-from tinyrnn.bridge import (BridgeError, check_torch_cell, load_charlm, save_charlm,
+from tinyrnn.charlm.bridge import (BridgeError, check_torch_cell, load_charlm, save_charlm,
                             write_safetensors)
-from tinyrnn.checkpoint import CheckpointError
-from tinyrnn.data import (CharVocab, DataError, batchify, bptt_batches, default_corpus,
+from tinyrnn.utils.checkpoint import CheckpointError
+from tinyrnn.charlm import (CharVocab, DataError, batchify, bptt_batches, default_corpus,
                           load_text, split_ids)
-from tinyrnn.nn import CharLM
-from tinyrnn.run import TrainError
+from tinyrnn.charlm import CharLM
+from tinyrnn.charlm.errors import ModelFileError, TrainError
 
-EXPECTED = (BridgeError, CheckpointError, DataError, TrainError)
+EXPECTED = (BridgeError, CheckpointError, DataError, ModelFileError, TrainError)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -105,7 +105,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-# ---- the PyTorch twin of tinyrnn.nn.CharLM -----------------------------------------
+# ---- the PyTorch twin of tinyrnn.charlm.CharLM -----------------------------------------
 def torch_charlm(config: dict):
     """``nn.Embedding -> nn.RNN/LSTM/GRU -> nn.Linear`` for a CharLM ``config``.
 

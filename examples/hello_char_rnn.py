@@ -23,8 +23,7 @@ import time
 
 import tinyrnn as tr
 from tinyrnn import nn, optim
-from tinyrnn.data import CharVocab
-from tinyrnn.sample import sample
+from tinyrnn.charlm import CharLM, CharVocab, sample
 
 CELLS = ("rnn", "lstm", "gru", "rwa", "fw")
 NAMES = {"rnn": "an RNN", "lstm": "an LSTM", "gru": "a GRU", "rwa": "an RWA",
@@ -50,13 +49,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def train(args) -> tuple[nn.CharLM, CharVocab, float]:
+def train(args) -> tuple[CharLM, CharVocab, float]:
     """Fit the model to "hell" -> "ello"; returns (model, vocab, final loss)."""
     tr.manual_seed(args.seed)
     vocab = CharVocab("hello")                            # ids: e 0, h 1, l 2, o 3
     inputs = tr.tensor(vocab.encode("hell").reshape(4, 1))    # (T=4, B=1)
     targets = tr.tensor(vocab.encode("ello").reshape(4, 1))
-    model = nn.CharLM(len(vocab), hidden_size=args.hidden, num_layers=1, cell=args.cell)
+    model = CharLM(len(vocab), hidden_size=args.hidden, num_layers=1, cell=args.cell)
     opt = optim.Adam(model.parameters(), lr=args.lr)
     report = {0, args.steps} | {round(args.steps * k / 4) for k in (1, 2, 3)}
     for step in range(args.steps + 1):                    # loss after `step` updates

@@ -5,7 +5,7 @@ with n-gram models and the error analysis).
 Given a checkpoint of ``python -m tinyrnn train``, the script
 
 1. rebuilds the run's text and train / validation split with the functions
-   the trainer uses (``tinyrnn.run.corpus.prepare_data``; checked against the
+   the trainer uses (``tinyrnn.charlm.train.corpus.prepare_data``; checked against the
    validation streams the trainer evaluated);
 2. fits n-gram models of every order in ``--orders`` on the training part
    and scores them on the validation part;
@@ -46,12 +46,10 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compare_cells as cc                                  # noqa: E402
 
-from tinyrnn.data import DataError, batchify, split_ids      # noqa: E402
-from tinyrnn.ngram import NGramModel                          # noqa: E402
-from tinyrnn.run.config import TrainConfig                   # noqa: E402
-from tinyrnn.run.console import TrainError                   # noqa: E402
-from tinyrnn.run.corpus import prepare_data                  # noqa: E402
-from tinyrnn.run.store import load_model                     # noqa: E402
+from tinyrnn.charlm import (DataError, NGramModel, batchify, load_model, split_ids)      # noqa: E402
+from tinyrnn.charlm.options import TrainConfig                   # noqa: E402
+from tinyrnn.charlm.errors import ModelFileError, TrainError          # noqa: E402
+from tinyrnn.charlm.train.corpus import prepare_data                  # noqa: E402
 
 ERROR_NLL = float(np.log(2))        # an error: p(correct) < 0.5, i.e. -log p > log 2
 QUOTE_DELIMITERS = ('"""', "'''", '"', "'")
@@ -69,7 +67,7 @@ def run_split(meta: dict):
     cfg = TrainConfig(**{k: v for k, v in meta["train"].items() if k in fields})
     _, vocab, _ = load_model(meta["path"])
     data = prepare_data(cfg, vocab)
-    from tinyrnn.data import default_corpus, load_text       # the text prepare_data read
+    from tinyrnn.charlm import default_corpus, load_text       # the text prepare_data read
     if cfg.data is not None:
         text = load_text(cfg.data)[:cfg.max_chars]
     else:                                   # default_corpus's own default when None
@@ -342,7 +340,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.smoke:
-        from tinyrnn.run.loop import Trainer
+        from tinyrnn.charlm.train.loop import Trainer
         cfg = TrainConfig(max_chars=20_000, rnn_size=16, num_layers=1, seq_length=20,
                           batch_size=8, max_steps=20, eval_every=10, sample_length=0,
                           checkpoint_dir=os.path.join(args.out, "run"), overwrite=True)
@@ -350,7 +348,7 @@ def main(argv=None) -> int:
         args.checkpoint, args.orders = os.path.join(cfg.checkpoint_dir, "best.npz"), [2, 3, 4]
     try:
         run(args)
-    except (TrainError, DataError) as e:
+    except (TrainError, ModelFileError, DataError) as e:
         sys.exit(f"lstm_vs_ngram: {e}")
     return 0
 

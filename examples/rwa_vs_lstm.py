@@ -44,8 +44,8 @@ import numpy as np
 
 import tinyrnn as tr
 from tinyrnn import nn, optim, viz
+from tinyrnn.charlm import CharLM, CharVocab, batchify, bptt_batches, default_corpus, split_ids
 from tinyrnn.backend import install_hint
-from tinyrnn.data import CharVocab, batchify, bptt_batches, default_corpus, split_ids
 from tinyrnn.tasks import adding_problem, copy_problem
 
 MODELS = ("rwa", "lstm")
@@ -168,7 +168,7 @@ def run_char(args) -> dict:
     results = {}
     for model in args.models:
         tr.manual_seed(args.seed)
-        net = nn.CharLM(len(vocab), hidden_size=args.hidden, num_layers=1, cell=model,
+        net = CharLM(len(vocab), hidden_size=args.hidden, num_layers=1, cell=model,
                         **({"forget_bias": 1.0} if model == "lstm" else {}))
         opt = optim.Adam(net.parameters(), lr=args.lr)
         hist = {"step": [], "loss": [], "train_loss": [], "seconds": []}

@@ -21,7 +21,7 @@ that about 5% of cells are interpretable; most are not).
     python examples/visualize_cells.py --checkpoint checkpoints/best.npz
     python examples/visualize_cells.py --smoke --out /tmp/cells     # seconds
 
-A checkpoint is a tinyrnn char-LM checkpoint (``tinyrnn.run.store``):
+A checkpoint is a tinyrnn char-LM checkpoint (``tinyrnn.charlm.store``):
 ``python -m tinyrnn train``, ``examples/char_rnn.py`` and
 ``examples/compare_cells.py`` write them, and so does ``--save`` here. The
 PNGs need matplotlib.
@@ -38,28 +38,28 @@ import numpy as np
 
 import tinyrnn as tr
 from tinyrnn import nn, optim, viz
-from tinyrnn.data import CharVocab, batchify, bptt_batches, default_corpus, split_ids
-from tinyrnn.run import store
+from tinyrnn.charlm import CharLM, CharVocab, batchify, bptt_batches, default_corpus, split_ids
+from tinyrnn.charlm import store
 
 SIGNALS = {"inside_string": viz.inside_string, "line_position": viz.line_position,
            "indent_depth": viz.indent_depth}
 
 
-def load(path: str) -> tuple[nn.CharLM, CharVocab]:
+def load(path: str) -> tuple[CharLM, CharVocab]:
     """A CharLM and its vocabulary from a char-LM checkpoint (one line if it fails)."""
     try:
         model, vocab, _ = store.load_model(path)
-    except store.TrainError as e:
+    except store.ModelFileError as e:
         raise SystemExit(f"visualize_cells.py: error: {e}") from None
     return model, vocab
 
 
-def train(text: str, args) -> tuple[nn.CharLM, CharVocab]:
+def train(text: str, args) -> tuple[CharLM, CharVocab]:
     """A brief char-rnn-style training run (Adam, truncated BPTT, clipping at 5)."""
     vocab = CharVocab(text)
     train_ids, _, _ = split_ids(vocab.encode(text), 0.95, 0.05)
     tr.manual_seed(args.seed)
-    model = nn.CharLM(len(vocab), args.hidden, args.layers, cell=args.cell,
+    model = CharLM(len(vocab), args.hidden, args.layers, cell=args.cell,
                       **({"forget_bias": 1.0} if args.cell == "lstm" else {}))
     opt = optim.Adam(model.parameters(), lr=args.lr)
     streams = batchify(train_ids, args.batch, args.seq_length)
@@ -86,7 +86,7 @@ def train(text: str, args) -> tuple[nn.CharLM, CharVocab]:
     return model, vocab
 
 
-def find_units(model: nn.CharLM, text: str, vocab: CharVocab, top: int):
+def find_units(model: CharLM, text: str, vocab: CharVocab, top: int):
     """For each signal, the ``top`` units (over all layers) that follow it best:
     {signal: [(layer, unit, r), ...]}, and the activations {layer: (N, H)}."""
     records = viz.trace(model, vocab.encode(text))

@@ -10,7 +10,7 @@ import zipfile
 
 import numpy as np
 
-from tinyrnn.checkpoint import FORMAT, META_KEY, VERSION
+from tinyrnn.utils.checkpoint import FORMAT, META_KEY, VERSION
 
 
 def npy_header(descr: str, shape: tuple, fortran_order: bool = False,

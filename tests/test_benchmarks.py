@@ -1,7 +1,7 @@
 """The benchmarks run (no timing is asserted: speed is measured by running
 them on a quiet machine, see benchmarks/README.md), and the operation counts
 of the fused kernels, which do not depend on the machine, stay within the
-target of issue 13: <= 6 kernel launches per time step per layer."""
+speed target: <= 6 kernel launches per time step per layer."""
 from __future__ import annotations
 
 import math
@@ -16,6 +16,7 @@ sys.path.insert(0, str(BENCHMARKS))
 import bench_ops  # noqa: E402
 
 import tinyrnn as tr  # noqa: E402
+from tinyrnn.utils import threads  # noqa: E402
 
 
 @pytest.mark.parametrize("cell, launches", [("rnn", (2, 2)), ("lstm", (3, 3)),
@@ -57,7 +58,7 @@ def test_bench_threads_and_bench_step_auto_run_their_tuners(capsys, monkeypatch)
     import bench_threads
     bench_threads.main(["--configs", "tiny", "--repeats", "1", "--steps", "1"])
     out = capsys.readouterr().out
-    probes = "[(6, " if tr.threads.cores() > 1 else "[]"     # one core: nothing to choose
+    probes = "[(6, " if threads.cores() > 1 else "[]"     # one core: nothing to choose
     assert "auto (ThreadTuner)" in out and f"tuner's probes (step, choice): {probes}" in out
     monkeypatch.setattr(bench_step, "THREADS", "auto")
     bench_step.main(["--configs", "tiny", "--repeats", "1", "--malloc", "default",

@@ -21,12 +21,11 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import tinyrnn
 from tinyrnn import viz
-from tinyrnn.__main__ import build_parser, main
-from tinyrnn.bridge import (BridgeError, load_charlm, model_from_safetensors, read_header,
+from tinyrnn.charlm.cli import build_parser, main
+from tinyrnn.charlm.bridge import (BridgeError, load_charlm, model_from_safetensors, read_header,
                             save_charlm, torch_shapes)
-from tinyrnn.bridge.safetensors_file import require_safetensors
-from tinyrnn.data import CharVocab
-from tinyrnn.nn import CharLM
+from tinyrnn.charlm.bridge.safetensors_file import require_safetensors
+from tinyrnn.charlm import CharLM, CharVocab
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "continue_in_pytorch.py"
@@ -324,7 +323,7 @@ def real_file(tmp_path_factory):
     tinyrnn.manual_seed(1)
     model = CharLM(len(vocab), hidden_size=5, num_layers=2, cell="lstm")
     path = tmp_path_factory.mktemp("fuzz") / "real.safetensors"
-    from tinyrnn.bridge import write_safetensors
+    from tinyrnn.charlm.bridge import write_safetensors
     write_safetensors(str(path), model, vocab)
     return path.read_bytes()
 

@@ -1,4 +1,4 @@
-"""Tests for tinyrnn.checkpoint: round trip, atomic writes, every bad file."""
+"""Tests for tinyrnn.utils.checkpoint: round trip, atomic writes, every bad file."""
 import json
 import os
 import re
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from npz_craft import meta_npy, npy, npy_header, write_npz
-from tinyrnn import archive as archive_module, checkpoint
-from tinyrnn.checkpoint import META_KEY, CheckpointError, atomic_open, load, save
+from tinyrnn.utils import archive as archive_module, checkpoint
+from tinyrnn.utils.checkpoint import META_KEY, CheckpointError, atomic_open, load, save
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

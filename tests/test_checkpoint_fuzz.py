@@ -25,10 +25,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from npz_craft import npy_header
-from tinyrnn.checkpoint import CheckpointError, load
-from tinyrnn.run.config import TrainConfig
-from tinyrnn.run.loop import Trainer
-from tinyrnn.run.store import expected_arrays
+from tinyrnn.utils.checkpoint import CheckpointError, load
+from tinyrnn.charlm.options import TrainConfig
+from tinyrnn.charlm.train.loop import Trainer
+from tinyrnn.charlm.store import expected_arrays
 
 FUZZ = settings(derandomize=True, max_examples=40, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from tinyrnn import checkpoint
-from tinyrnn.__main__ import build_parser, main
+from tinyrnn.utils import checkpoint
+from tinyrnn.charlm.cli import build_parser, main
 
 TEXT = "".join(f"def f{i % 7}(x):\n    return x * {i % 5} + {i % 3}\n" for i in range(40))
 TINY = ["--rnn-size", "8", "--num-layers", "2", "--batch-size", "4", "--seq-length", "8",

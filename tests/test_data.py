@@ -1,4 +1,4 @@
-"""Tests for tinyrnn.data: vocabulary, text loading, corpus, batching (the synthetic
+"""Tests for tinyrnn.charlm: vocabulary, text loading, corpus, batching (the synthetic
 tasks are tested in test_tasks.py)."""
 import time
 import tracemalloc
@@ -6,9 +6,9 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from tinyrnn.data import (CharVocab, DataError, batchify, bptt_batches, default_corpus,
+from tinyrnn.charlm import (CharVocab, DataError, batchify, bptt_batches, default_corpus,
                           load_ids, load_text, num_bptt_batches, split_ids)
-from tinyrnn.textfile import READ_CHUNK, _read_text
+from tinyrnn.charlm.textfile import READ_CHUNK, _read_text
 
 
 # ---- CharVocab --------------------------------------------------------------
@@ -175,7 +175,7 @@ def test_id_dtype_is_the_smallest_that_holds_the_vocabulary():
 
 
 def test_encode_in_pieces(monkeypatch):
-    import tinyrnn.vocab as vocab_module
+    import tinyrnn.charlm.vocab as vocab_module
     text = "The quick brown fox ☃ jumps\n\tover é" * 3
     vocab = CharVocab(text)
     whole = vocab.encode(text)

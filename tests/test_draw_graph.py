@@ -11,7 +11,7 @@ import pytest
 
 import tinyrnn as tr
 from tinyrnn import nn
-from tinyrnn.draw_graph import graph
+from tinyrnn.viz.graph import graph
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

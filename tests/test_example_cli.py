@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tinyrnn.__main__ import main
+from tinyrnn.charlm.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.py"))

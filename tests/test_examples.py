@@ -11,6 +11,7 @@ import pytest
 
 import tinyrnn as tr
 from tinyrnn import nn
+from tinyrnn.charlm import CharLM
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -104,12 +105,12 @@ def test_matched_hidden_size_is_closest():
     H = compare.matched_hidden_size("gru", 2, V, budget)
 
     def gap(h):
-        return abs(compare.num_params(nn.CharLM(V, h, 2, cell="gru")) - budget)
+        return abs(compare.num_params(CharLM(V, h, 2, cell="gru")) - budget)
     assert gap(H) <= min(gap(H - 1), gap(H + 1))
 
 
 def test_per_char_nll_equals_reading_each_piece_alone():
-    model = nn.CharLM(6, 4, 1, cell="lstm")
+    model = CharLM(6, 4, 1, cell="lstm")
     ids = np.random.default_rng(1).integers(0, 6, size=41)
     nll = compare.per_char_nll(model, ids, streams=2, T=7)
     for b in range(2):

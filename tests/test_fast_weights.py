@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import tinyrnn
-from tinyrnn.gradcheck import gradcheck_module
+from tinyrnn.check import gradcheck_module
 from tinyrnn.nn import FAST_WEIGHTS_MODELS, fast_weights_model_cell
 from tinyrnn.nn.fast_weights import FastWeightsCell
 

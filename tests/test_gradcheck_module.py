@@ -18,8 +18,9 @@ import pytest
 
 import tinyrnn as tr
 from tinyrnn import nn
+from tinyrnn.charlm import CharLM
 from tinyrnn.autograd import recorded_nodes
-from tinyrnn.gradcheck import GradcheckError, gradcheck_module
+from tinyrnn.check import GradcheckError, gradcheck_module
 
 
 def ops_in_graph(outputs) -> dict:
@@ -128,7 +129,7 @@ def test_gradcheck_module_rejects_a_wrong_backward_and_accepts_the_right_one(nam
 def test_charlm(monkeypatch):
     """The whole model: embedding (frozen one-hot), fused LSTM stack, decoder."""
     tr.manual_seed(0)
-    model = nn.CharLM(vocab_size=4, hidden_size=3, num_layers=2)
+    model = CharLM(vocab_size=4, hidden_size=3, num_layers=2)
     ids = tr.tensor(np.array([[0, 3], [2, 1], [1, 1]]))
     fn = lambda ids: flat(model(ids))                                 # noqa: E731
     ops = ops_in_graph(fn(ids))
@@ -141,7 +142,7 @@ def test_charlm(monkeypatch):
 
 
 def test_a_parameter_held_twice_is_perturbed_where_it_is_read():
-    """The failure of issue 10: the layer's weight_ih_l0 is its cell's weight_ih."""
+    """A failure seen once: the layer's weight_ih_l0 is its cell's weight_ih."""
     layer = nn.RNN(I, H, num_layers=2, fused=False)
     assert layer.weight_ih_l0 is layer.cells[0].weight_ih
     names = [n for n, _ in layer.named_parameters()]

@@ -14,7 +14,7 @@ import pytest
 
 import tinyrnn as tr
 from tinyrnn.autograd import Function
-from tinyrnn.gradcheck import (GradcheckError, eval_numerical_gradient,
+from tinyrnn.check import (GradcheckError, eval_numerical_gradient,
                                eval_numerical_gradient_array, numerical_gradients, rel_error)
 from tinyrnn.ops.linalg import MatMul
 from tinyrnn.ops.shape import Split
@@ -175,10 +175,8 @@ def test_constants_are_not_checked(backend):
     np.testing.assert_allclose(grads[0], 2.0 * c.numpy(), rtol=1e-7)
 
 
-def test_gradcheck_is_module_and_function():
-    import tinyrnn.gradcheck as module
-    assert module is tr.gradcheck and callable(tr.gradcheck)
-    assert tr.gradcheck.gradcheck(tr.exp, [randn(2)]) is True
+def test_gradcheck_is_one_call_and_its_module_is_check():
+    assert tr.gradcheck is tr.check.gradcheck and tr.check.gradcheck(tr.exp, [randn(2)]) is True
 
 
 # ---- the CS231n-style helpers for coursework on plain NumPy ---------------------
@@ -226,7 +224,7 @@ class _TwoLayers(tr.nn.Module):
 
 
 def test_gradcheck_module_checks_nested_parameters_and_puts_them_back():
-    from tinyrnn.gradcheck import gradcheck_module
+    from tinyrnn.check import gradcheck_module
     model = _TwoLayers()
     before = [p for p in model.parameters()]
     x = tr.randn(4, 3, requires_grad=True)
@@ -239,7 +237,7 @@ def test_gradcheck_module_checks_nested_parameters_and_puts_them_back():
     assert [p for p in model.parameters()] == before
 
 
-# ---- non-finite gradients never pass (issue 10, item 1) ---------------------------
+# ---- non-finite gradients never pass -------------------------------------------
 class TanhNonFinite(Tanh):
     """Wrong: dx = dy * BAD (NaN or inf) -- a comparison with NaN is False, so a
     plain ``error > tol`` test would let it through."""
@@ -296,7 +294,7 @@ def test_non_finite_numeric_gradient_is_rejected(fast, backend):
 @pytest.mark.parametrize("op", [TanhNonFinite, TanhInfinite], ids=["nan", "inf"])
 @pytest.mark.parametrize("fast", [False, True], ids=["full", "fast"])
 def test_gradcheck_module_rejects_non_finite_gradients(op, fast):
-    from tinyrnn.gradcheck import gradcheck_module
+    from tinyrnn.check import gradcheck_module
     model = _TwoLayers()
     x = tr.randn(4, 3)
     with pytest.raises(GradcheckError, match=r"input 1 = inner\.weight .*non-finite at index"):
@@ -316,7 +314,7 @@ def test_rel_error_of_non_finite_values_never_looks_small():
     assert rel_error(numeric, [1.0, 0.0]) == inf
 
 
-# ---- fast mode: several directions (issue 10) ---------------------------------------
+# ---- fast mode: several directions ------------------------------------------------
 class TanhOnePercentOff(Tanh):
     """Wrong by a factor: dx = dy * (1 - y**2) * FACTOR."""
 
@@ -357,7 +355,7 @@ def test_fast_mode_default_directions_catch_a_small_error_in_one_step_of_200(bad
 
 
 def test_fast_mode_names_the_failing_direction_and_checks_directions():
-    from tinyrnn.gradcheck import DEFAULT_DIRECTIONS
+    from tinyrnn.check import DEFAULT_DIRECTIONS
     with pytest.raises(GradcheckError, match=rf"direction \d+ of {DEFAULT_DIRECTIONS}"):
         tr.gradcheck(lambda t: TanhForgetsDerivative.apply(t), [randn(3)], fast=True)
     with pytest.raises(GradcheckError, match=r"direction \d+ of 3\b"):

@@ -1,4 +1,4 @@
-"""tinyrnn.inspect: what it records and computes is checked against independent
+"""tinyrnn.viz.record: what it records and computes is checked against independent
 formulas and against the layers it looks into."""
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 import tinyrnn as tr
-from tinyrnn import inspect, nn, ops
+from tinyrnn import nn, ops
+from tinyrnn.charlm import CharLM
+from tinyrnn.viz import record as inspect
 
 
 def test_signals_on_a_small_program():
@@ -45,7 +47,7 @@ def test_rank_units_orders_by_absolute_correlation():
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_trace_matches_the_fused_layer(cell, backend):
-    model = nn.CharLM(7, hidden_size=5, num_layers=2, cell=cell)
+    model = CharLM(7, hidden_size=5, num_layers=2, cell=cell)
     ids = np.array([[1, 2], [3, 0], [6, 6], [2, 5]])              # (T=4, B=2)
     records = inspect.trace(model, ids)
     with tr.no_grad():

@@ -1,4 +1,4 @@
-"""``tinyrnn.gradcheck.locate`` points at the op whose backward is wrong.
+"""``tinyrnn.check.locate`` points at the op whose backward is wrong.
 
 gradcheck of a whole function says *that* a gradient is wrong; locate
 replays every recorded node on the arrays it saw and names the first one
@@ -13,7 +13,7 @@ import tinyrnn as tr
 from tinyrnn import nn
 from tinyrnn.autograd import Function
 from tinyrnn.backend import get_rng_state
-from tinyrnn.gradcheck import GradcheckError, Located, locate
+from tinyrnn.check import GradcheckError, Located, locate
 
 from opcase import randn
 from test_gradcheck_module import flat, ops_in_graph, plant_wrong_backward
@@ -132,4 +132,4 @@ def test_nothing_recorded_is_a_clear_error():
 
 
 def test_locate_is_reachable_from_tinyrnn_gradcheck():
-    assert tr.gradcheck.locate is locate and isinstance(locate(tr.tanh, [randn(2)]), Located)
+    assert tr.locate is locate and tr.check.locate is locate and isinstance(locate(tr.tanh, [randn(2)]), Located)

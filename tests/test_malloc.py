@@ -1,4 +1,4 @@
-"""tinyrnn.malloc: freed memory kept for the next step on Linux/glibc, a
+"""tinyrnn.utils.malloc: freed memory kept for the next step on Linux/glibc, a
 no-op elsewhere, and the command line's training sets it."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from tinyrnn import malloc
-from tinyrnn.__main__ import main
+from tinyrnn.utils import malloc
+from tinyrnn.charlm.cli import main
 
 
 def test_a_no_op_where_there_is_no_glibc(monkeypatch):
@@ -28,7 +28,7 @@ def test_glibc_takes_the_setting():
 
 
 def test_training_keeps_freed_memory(tmp_path, capsys, monkeypatch):
-    import tinyrnn.run.loop as loop
+    import tinyrnn.charlm.train.loop as loop
     calls = []
     monkeypatch.setattr(loop, "keep_freed_memory", lambda: calls.append(1) or True)
     (tmp_path / "t.txt").write_text("hello world, hello tinyrnn\n" * 40, encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Tests for tinyrnn.ngram: interpolated Kneser–Ney against a direct implementation."""
+"""Tests for tinyrnn.charlm.ngram: interpolated Kneser–Ney against a direct implementation."""
 import itertools
 import math
 from collections import Counter, defaultdict
@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 
-from tinyrnn.ngram import NGramModel
+from tinyrnn.charlm.ngram import NGramModel
 
 
 def _reference_kn(ids, n, V):

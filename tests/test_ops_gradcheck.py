@@ -17,7 +17,7 @@ import pytest
 
 import tinyrnn as tr
 from tinyrnn.autograd import Function
-from tinyrnn.gradcheck import GradcheckError
+from tinyrnn.check import GradcheckError
 from opcase import OpCase, load_cases, randn, recorded_nodes
 
 CASES = load_cases()       # tests/opcases*.py, each case also with each input frozen

@@ -227,7 +227,7 @@ def test_clip_grad_value(backend):
         clip_grad_value_([a], -1)
 
 
-# ---- min-char-rnn, reproduced exactly (issue 10) -----------------------------------------
+# ---- min-char-rnn, reproduced exactly ---------------------------------------------------
 def test_adagrad_eps_placement_hand_computed():
     """First step, G = g^2: PyTorch's placement moves by ~lr * sign(g) whatever |g|,
     min-char-rnn's by lr * g / sqrt(g^2 + eps) -- 100 times less for |g| = 1e-6."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tinyrnn.__main__ import build_parser
+from tinyrnn.charlm.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

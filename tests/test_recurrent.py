@@ -12,7 +12,7 @@ import pytest
 
 import tinyrnn as tr
 from tinyrnn import nn
-from tinyrnn.data import CharVocab, batchify, bptt_batches
+from tinyrnn.charlm import CharLM, CharVocab, batchify, bptt_batches
 
 from test_cells import ref_gru, ref_lstm, ref_rnn
 
@@ -209,7 +209,7 @@ def test_charlm_over_bptt_batches_equals_one_pass():
     text = "the quick brown fox jumps over the lazy dog " * 3
     vocab = CharVocab(text)
     streams = batchify(vocab.encode(text), 3)                 # (N, 3)
-    model = nn.CharLM(len(vocab), hidden_size=8, num_layers=2, cell="lstm").double()
+    model = CharLM(len(vocab), hidden_size=8, num_layers=2, cell="lstm").double()
     full, _ = model(tr.tensor(streams[:-1]))
     chunks, state = [], None
     for inputs, targets in bptt_batches(streams, 10):
@@ -340,7 +340,7 @@ def test_make_cell_unknown_name():
 
 # ---- CharLM -------------------------------------------------------------------------------
 def test_charlm_shapes_config_and_one_hot(backend):
-    model = nn.CharLM(7, hidden_size=6, num_layers=2, cell="gru", dropout=0.1)
+    model = CharLM(7, hidden_size=6, num_layers=2, cell="gru", dropout=0.1)
     ids = tr.tensor(np.random.default_rng(5).integers(0, 7, (T, B)))
     logits, state = model(ids)
     assert logits.shape == (T, B, 7) and len(state) == 2
@@ -348,7 +348,7 @@ def test_charlm_shapes_config_and_one_hot(backend):
     assert not model.embedding.weight.requires_grad              # one-hot stays one-hot
     names = list(model.state_dict())
     assert names[:2] == ["embedding.weight", "rnn.weight_ih_l0"] and names[-1] == "decoder.bias"
-    clone = nn.CharLM.from_config(model.config())
+    clone = CharLM.from_config(model.config())
     clone.load_state_dict(model.state_dict())
     model.eval(), clone.eval()
     np.testing.assert_array_equal(model(ids)[0].numpy(), clone(ids)[0].numpy())
@@ -357,7 +357,7 @@ def test_charlm_shapes_config_and_one_hot(backend):
 
 
 def test_charlm_options_and_bad_ids():
-    model = nn.CharLM(5, hidden_size=4, num_layers=1, cell="lstm", embedding_dim=3,
+    model = CharLM(5, hidden_size=4, num_layers=1, cell="lstm", embedding_dim=3,
                       forget_bias=1.0)
     assert model.embedding.weight.shape == (5, 3) and model.embedding.weight.requires_grad
     assert model.config()["forget_bias"] == 1.0
@@ -367,7 +367,7 @@ def test_charlm_options_and_bad_ids():
     with pytest.raises(IndexError, match="out of range"):
         model(tr.tensor(np.full((2, 1), 5, dtype=np.int64)))
     with pytest.raises(ValueError, match="make_cell: unknown cell 'lsmt'"):
-        nn.CharLM(5, cell="lsmt")
+        CharLM(5, cell="lsmt")
 
 
 def test_moving_a_layer_moves_its_cells():
@@ -394,7 +394,7 @@ def test_layer_holds_each_parameter_once():
         layer.weight_ih_l2
     with pytest.raises(AttributeError, match="no attribute 'nonsense_l0'"):
         layer.nonsense_l0
-    model = nn.CharLM(5, hidden_size=H, num_layers=2)
+    model = CharLM(5, hidden_size=H, num_layers=2)
     assert list(model.state_dict())[1:5] == ["rnn.weight_ih_l0", "rnn.weight_hh_l0",
                                              "rnn.bias_ih_l0", "rnn.bias_hh_l0"]
 
@@ -460,8 +460,8 @@ def test_cell_names_come_from_one_table():
 def test_charlm_fused_and_composed_agree(cell):
     """CharLM(fused=False) runs the readable cells; outputs, states and every
     gradient equal the fused kernels' (float64, 1e-10)."""
-    fused = nn.CharLM(7, hidden_size=5, num_layers=2, cell=cell, embedding_dim=4).double()
-    composed = nn.CharLM(7, hidden_size=5, num_layers=2, cell=cell, embedding_dim=4,
+    fused = CharLM(7, hidden_size=5, num_layers=2, cell=cell, embedding_dim=4).double()
+    composed = CharLM(7, hidden_size=5, num_layers=2, cell=cell, embedding_dim=4,
                          fused=False).double()
     composed.load_state_dict(fused.state_dict())
     assert composed.config() == fused.config()                # a way of running, not a model

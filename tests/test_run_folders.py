@@ -1,4 +1,4 @@
-"""Runs a user can trust (issue 12): run folders, resuming, locking, overwriting,
+"""Runs a user can trust: run folders, resuming, locking, overwriting,
 and messages that say what happened. The real command line in scratch folders."""
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from tinyrnn import checkpoint
-from tinyrnn.__main__ import main
-from tinyrnn.run import console, store
-from tinyrnn.run.config import TrainConfig, resolve_config
-from tinyrnn.run.console import TrainError
-from tinyrnn.run.loop import Trainer
+from tinyrnn.utils import checkpoint
+from tinyrnn.charlm.cli import main
+from tinyrnn.charlm import store
+from tinyrnn.charlm.train import console
+from tinyrnn.charlm.options import TrainConfig, resolve_config
+from tinyrnn.charlm.errors import Diverged, TrainError
+from tinyrnn.charlm.train.loop import Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXT = "".join(f"def f{i % 7}(x):\n    return x * {i % 5} + {i % 3}\n" for i in range(40))
@@ -205,7 +206,7 @@ def test_divergence_points_to_a_checkpoint_with_a_finite_validation_loss(
     real = Trainer.evaluate
     monkeypatch.setattr(Trainer, "evaluate",
                         lambda self: real(self) if self.step <= 2 else math.inf)
-    with pytest.raises(console.Diverged) as info:
+    with pytest.raises(Diverged) as info:
         Trainer(tiny_config(text, tmp_path)).run()
     message = str(info.value)
     assert "diverged at step 4" in message and "the validation loss is inf" in message

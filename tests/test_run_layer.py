@@ -1,4 +1,4 @@
-"""The run layer's structure (tinyrnn/run): one options table feeding argparse,
+"""The char-LM run's structure (tinyrnn/charlm): one options table feeding argparse,
 the checks and the merge; imports that run one way; short modules."""
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from tinyrnn.__main__ import build_parser, main
-from tinyrnn.run.config import OPTIONS, TrainConfig, check_config, flag
-from tinyrnn.run.console import OptionError, expected_last_step, install_hint
+from tinyrnn.charlm.cli import build_parser, main
+from tinyrnn.charlm.options import OPTIONS, TrainConfig, check_config, flag
+from tinyrnn.backend import install_hint
+from tinyrnn.charlm.errors import OptionError
+from tinyrnn.charlm.train.console import expected_last_step
 
 ROOT = Path(__file__).resolve().parent.parent
-RUN = ROOT / "tinyrnn" / "run"
+RUN = ROOT / "tinyrnn" / "charlm"
 
 
 def env():
@@ -64,8 +66,8 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("module", ["store", "config", "console", "corpus", "folder",
-                                    "history"])
+@pytest.mark.parametrize("module", ["store", "options", "train/console", "train/corpus",
+                                    "train/folder", "train/history"])
 def test_only_the_loop_imports_the_loop(module):
     names = _imports(RUN / f"{module}.py")
     assert not any(n.endswith("loop") or ".loop." in n for n in names), (module, names)
@@ -75,7 +77,7 @@ def test_only_the_loop_imports_the_loop(module):
                          ids=lambda p: p.name)
 def test_nn_never_imports_the_run_layer(path):
     names = _imports(path)
-    assert not any("run" in n.split(".") or n.endswith("train") for n in names), names
+    assert not any("charlm" in n.split(".") or n.endswith("train") for n in names), names
 
 
 def test_modules_are_short():
@@ -87,13 +89,13 @@ def test_modules_are_short():
 def test_sampling_does_not_import_the_training_loop(tmp_path):
     """`python -m tinyrnn sample` (here its main) loads a model with the schema
     module alone."""
-    from tinyrnn.run.store import save_model
-    from tinyrnn.data import CharVocab
-    from tinyrnn.nn.charlm import CharLM
+    from tinyrnn.charlm.store import save_model
+    from tinyrnn.charlm import CharVocab
+    from tinyrnn.charlm.model import CharLM
     save_model(tmp_path / "m.npz", CharLM(3, 4, 1), CharVocab("abc"))
-    code = ("import sys; from tinyrnn.__main__ import main; "
+    code = ("import sys; from tinyrnn.charlm.cli import main; "
             f"assert main(['sample', {str(tmp_path / 'm.npz')!r}, '--length', '5']) == 0; "
-            "assert 'tinyrnn.run.loop' not in sys.modules, 'loop imported'")
+            "assert 'tinyrnn.charlm.train.loop' not in sys.modules, 'loop imported'")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env(), timeout=120)
     assert done.returncode == 0, done.stderr
@@ -114,7 +116,7 @@ def test_install_hint_fits_where_tinyrnn_is():
 
 
 def test_subcommands_are_registered():
-    from tinyrnn import __main__ as cli
+    from tinyrnn.charlm import cli
     calls = []
     cli.register("hello", lambda sub: sub.add_parser("hello", help="say hello"),
                  lambda args: calls.append(args.command) or 0)
@@ -124,15 +126,15 @@ def test_subcommands_are_registered():
         del cli.COMMANDS["hello"]
 
 
-def test_tinyrnn_run_offers_what_lecture_8_imports():
-    from tinyrnn.run import TrainConfig as A, Trainer, load_model  # noqa: F401
-    assert A is TrainConfig
-
-
-def test_submodules_are_attributes_imported_on_first_use():
-    code = ("import sys, tinyrnn as tr; assert 'tinyrnn.viz' not in sys.modules; "
-            "f = tr.viz.plot_activation; assert 'matplotlib' not in sys.modules; "
-            "assert tr.data.CharVocab and tr.checkpoint.save and tr.run.Trainer; "
+def test_the_library_loads_neither_the_application_nor_matplotlib():
+    """``import tinyrnn`` brings the library (viz included) but not matplotlib and
+    not the char-LM application; loading and sampling a model never load training."""
+    code = ("import sys, tinyrnn as tr; f = tr.viz.plot_activation; "
+            "assert 'matplotlib' not in sys.modules, 'matplotlib'; "
+            "assert not [m for m in sys.modules if m.startswith('tinyrnn.charlm')], 'charlm'; "
+            "from tinyrnn.charlm import load_model, sample; "
+            "import tinyrnn.charlm.cli, tinyrnn.charlm.bridge; "
+            "assert not [m for m in sys.modules if m.startswith('tinyrnn.charlm.train')], 'train'; "
             "assert not hasattr(tr, 'no_such_module')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env(), timeout=120)
@@ -141,7 +143,7 @@ def test_submodules_are_attributes_imported_on_first_use():
 
 def test_no_fused_runs_the_composed_cells_or_says_why_not(tmp_path, capsys):
     import inspect
-    from tinyrnn.nn.charlm import CharLM
+    from tinyrnn.charlm.model import CharLM
     (tmp_path / "t.txt").write_text("hello world, hello tinyrnn\n" * 40, encoding="utf-8")
     code = main(["train", str(tmp_path / "t.txt"), "--no-fused", "--rnn-size", "4",
                  "--num-layers", "1", "--batch-size", "4", "--seq-length", "8",

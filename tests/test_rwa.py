@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import tinyrnn
-from tinyrnn.gradcheck import gradcheck_module
+from tinyrnn.check import gradcheck_module
 from tinyrnn.nn.rwa import RWACell, M_START
 
 I, H, B, T = 3, 4, 2, 5

@@ -6,8 +6,7 @@ import pytest
 
 import tinyrnn as tr
 from tinyrnn import nn
-from tinyrnn.data import CharVocab
-from tinyrnn.sample import sample
+from tinyrnn.charlm import CharLM, CharVocab, sample
 
 
 class TableModel(nn.Module):
@@ -71,7 +70,7 @@ def test_seed_reproduces_and_no_prime_draws_a_first_character():
 
 
 def test_restores_training_mode_and_works_with_charlm(backend):
-    model = nn.CharLM(len(VOCAB), hidden_size=5, num_layers=2, cell="gru", dropout=0.3)
+    model = CharLM(len(VOCAB), hidden_size=5, num_layers=2, cell="gru", dropout=0.3)
     text = sample(model, VOCAB, prime="abc", length=10, argmax=True)
     assert text.startswith("abc") and len(text) == 13 and set(text) <= set("abc")
     assert model.training and model.rnn.cells[0].training

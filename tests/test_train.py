@@ -1,4 +1,4 @@
-"""The char-LM training loop (tinyrnn.run.loop): learning, exact resume, divergence,
+"""The char-LM training loop (tinyrnn.charlm.train.loop): learning, exact resume, divergence,
 interrupted checkpoint writes, Ctrl-C, logs. Tiny models on tiny texts."""
 import io
 import math
@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 
 import tinyrnn
-from tinyrnn import checkpoint
-from tinyrnn.data import num_bptt_batches
-from tinyrnn.run.config import MODELS, TrainConfig, resolve_config
-from tinyrnn.run.console import Diverged, TrainError, _progress_bar
-from tinyrnn.run.corpus import prepare_data
-from tinyrnn.run.loop import Trainer
-from tinyrnn.run.store import flatten_state, read_checkpoint, unflatten_state
+from tinyrnn.utils import checkpoint
+from tinyrnn.charlm import num_bptt_batches
+from tinyrnn.charlm.options import MODELS, TrainConfig, resolve_config
+from tinyrnn.charlm.errors import Diverged, ModelFileError, TrainError
+from tinyrnn.charlm.train.console import _progress_bar
+from tinyrnn.charlm.train.corpus import prepare_data
+from tinyrnn.charlm.train.loop import Trainer
+from tinyrnn.charlm.store import flatten_state, read_checkpoint, unflatten_state
 
 
 def small_text(lines: int = 60) -> str:
@@ -216,7 +217,7 @@ def test_log_csv_and_plot(tmp_path, text_file):
 
 
 def test_without_matplotlib_says_once_why_there_is_no_plot(tmp_path, text_file, monkeypatch):
-    import tinyrnn.run.loop as loop_module
+    import tinyrnn.charlm.train.loop as loop_module
     monkeypatch.setattr(loop_module, "plot_losses", lambda *args, **kwargs: False)
     out = io.StringIO()
     Trainer(config(text_file, tmp_path, max_steps=12), out=out).run()
@@ -314,7 +315,7 @@ def test_a_config_claiming_a_huge_model_is_refused_before_building_it(tmp_path, 
     checkpoint.save(tmp_path / "huge.npz", arrays, meta)
     tracemalloc.start()
     try:
-        with pytest.raises(TrainError, match=r"is inconsistent: its config describes at "
+        with pytest.raises(ModelFileError, match=r"is inconsistent: its config describes at "
                                              r"least [\d,]+ bytes of parameters, but it "
                                              r"stores [\d,]+"):
             read_checkpoint(str(tmp_path / "huge.npz"))

@@ -1,5 +1,5 @@
 """tinyrnn.viz, the drawing side: the figures are checked for their data, not
-their looks (what tinyrnn.inspect records is tested in test_inspect.py)."""
+their looks (what tinyrnn.viz.record records is tested in test_inspect.py)."""
 from __future__ import annotations
 
 import os
@@ -167,7 +167,7 @@ def test_any_cell_gates_are_drawn():
 
 
 def test_viz_reexports_what_inspect_records():
-    from tinyrnn import inspect
+    from tinyrnn.viz import record as inspect
     for name in ("trace", "unit_values", "rank_units", "inside_string", "line_position",
                  "indent_depth", "gate_saturation", "bptt_gradient_norms"):
         assert getattr(viz, name) is getattr(inspect, name)

@@ -6,6 +6,11 @@ GPU, same code) for learning and doing recurrent networks.
 >>> (x * x).sum().backward()
 >>> x.grad
 tensor([2., 4., 6.], dtype=float32)
+
+The library: the engine (``backend``, ``tensor``, ``autograd``), ``ops``,
+``nn``, ``optim``, ``check`` (gradient checking), ``viz`` (looking inside),
+``tasks`` and ``utils``. The character language model and the command line
+are an application built on it: :mod:`tinyrnn.charlm`.
 """
 __version__ = "0.1.0"
 
@@ -14,35 +19,11 @@ from .backend import (Backend, BackendError, get_backend, set_default_backend,
 from .tensor import (Tensor, tensor, zeros, ones, full, randn, rand, arange,
                      zeros_like, ones_like)
 from .autograd import Function, no_grad, enable_grad, is_grad_enabled
-from .ops import (add, sub, mul, div, neg, pow, maximum, minimum, where,
-                  exp, log, sqrt, tanh, sigmoid, relu, clip,
-                  sum, mean, max, min, logsumexp, matmul,
-                  reshape, permute, transpose, broadcast_to, getitem, take, embedding,
-                  concat, stack, split,
-                  softmax, log_softmax, cross_entropy, layer_norm, dropout)
-from . import gradcheck
-from .threads import set_num_threads, num_threads, ThreadTuner
+from .ops import *  # noqa: F401,F403  (every op's function, as each family lists it)
 
 float32 = "float32"
 float64 = "float64"
 int64 = "int64"
 
-from . import nn, optim  # noqa: E402  (after the engine they build on)
-
-
-# Submodules that are not imported above are reachable as attributes all the
-# same (``tr.viz``, ``tr.data``), imported on first use: matplotlib, which
-# ``viz`` draws with, stays optional, and ``import tinyrnn`` stays quick.
-_LAZY_SUBMODULES = ("backend", "checkpoint", "data", "inspect", "ngram", "run", "sample",
-                    "tasks", "viz")
-
-
-def __getattr__(name: str):
-    if name in _LAZY_SUBMODULES:
-        import importlib
-        try:
-            return importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"{__name__}.{name}":      # a missing dependency: say so
-                raise
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+from . import nn, optim, check, viz, tasks  # noqa: E402  (after the engine they build on)
+from .check import gradcheck, gradcheck_module, locate  # noqa: E402

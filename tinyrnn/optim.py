@@ -30,7 +30,7 @@ import numpy as np
 from .backend import host_dtype
 from .tensor import Tensor
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "StepDecay"]
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "StepDecay", "OPTIMIZERS"]
 
 
 class Optimizer:
@@ -279,6 +279,10 @@ class Adam(Optimizer):
         m_hat = state["exp_avg"] / (1.0 - self.beta1 ** t)
         v_hat = state["exp_avg_sq"] / (1.0 - self.beta2 ** t)
         return p - self.lr * m_hat / (xp.sqrt(v_hat) + self.eps)
+
+
+OPTIMIZERS = {"sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop, "adam": Adam}
+"""The update rules by the name a command line gives them."""
 
 
 class StepDecay:

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import CharVocab, DataError
-
-__all__ = ["adding_problem", "copy_problem", "associative_retrieval", "retrieval_vocab",
+__all__ = ["adding_problem", "copy_problem", "associative_retrieval",
            "render_retrieval", "IGNORE_INDEX", "RETRIEVAL_CHARS"]
 
 
 def _check_rng(rng, fn: str) -> np.random.Generator:
     if not isinstance(rng, np.random.Generator):
-        raise DataError(f"{fn}: rng must be a numpy.random.Generator "
+        raise ValueError(f"{fn}: rng must be a numpy.random.Generator "
                         f"(np.random.default_rng(seed)), got {type(rng).__name__}")
     return rng
 
@@ -61,7 +59,7 @@ def adding_problem(n: int, T: int, rng: np.random.Generator, one_per_half: bool 
     """
     _check_rng(rng, "adding_problem")
     if n < 1 or T < 2:
-        raise DataError(f"adding_problem: need n >= 1 and T >= 2, got n={n}, T={T}")
+        raise ValueError(f"adding_problem: need n >= 1 and T >= 2, got n={n}, T={T}")
     values = rng.random((T, n))
     if one_per_half:
         half = T // 2
@@ -132,7 +130,7 @@ def copy_problem(n: int, T: int, S: int = 10, num_symbols: int = 8,
     """
     _check_rng(rng, "copy_problem")
     if n < 1 or T < 1 or S < 1 or num_symbols < 3:
-        raise DataError(f"copy_problem: need n >= 1, T >= 1, S >= 1 and num_symbols >= 3, "
+        raise ValueError(f"copy_problem: need n >= 1, T >= 1, S >= 1 and num_symbols >= 3, "
                         f"got n={n}, T={T}, S={S}, num_symbols={num_symbols}")
     blank, go, L = num_symbols - 1, num_symbols, 2 * S + T
     symbols = rng.integers(0, num_symbols - 1, size=(S, n))
@@ -154,14 +152,9 @@ RETRIEVAL_CHARS = "0123456789?abcdefghijklmnopqrstuvwxyz"
 """The 37 symbols of associative retrieval, sorted: digit d has id d."""
 
 
-def retrieval_vocab() -> CharVocab:
-    """The vocabulary of :func:`associative_retrieval` (37 characters, digit d = id d)."""
-    return CharVocab(RETRIEVAL_CHARS)
-
-
 def associative_retrieval(n: int, K: int = 4, rng: np.random.Generator | None = None,
                           unique_values: bool = False
-                          ) -> tuple[np.ndarray, np.ndarray, CharVocab]:
+                          ) -> tuple[np.ndarray, np.ndarray, str]:
     """The associative retrieval task of Ba et al. (2016), "Using Fast Weights ...".
 
     A sequence lists K pairs (key letter, value digit), keys drawn without
@@ -184,17 +177,16 @@ def associative_retrieval(n: int, K: int = 4, rng: np.random.Generator | None = 
 
     Returns
     -------
-    x : (2K + 3, n) int64 ids in :func:`retrieval_vocab`, time-major
+    x : (2K + 3, n) int64 ids, time-major: id i is ``symbols[i]``
     y : (n,) int64, the answer's id, which is also its digit (0-9)
-    vocab : CharVocab of 37 symbols (``"0123456789?abc...z"``)
+    symbols : str, :data:`RETRIEVAL_CHARS` (37 symbols, ``"0123456789?abc...z"``)
     """
     _check_rng(rng, "associative_retrieval")
     max_k = 10 if unique_values else 26
     if n < 1 or not 1 <= K <= max_k:
-        raise DataError(f"associative_retrieval: need n >= 1 and 1 <= K <= {max_k}, "
+        raise ValueError(f"associative_retrieval: need n >= 1 and 1 <= K <= {max_k}, "
                         f"got n={n}, K={K}")
-    vocab = retrieval_vocab()
-    letter0, question = vocab.index("a"), vocab.index("?")
+    letter0, question = RETRIEVAL_CHARS.index("a"), RETRIEVAL_CHARS.index("?")
     # K distinct keys per example: the first K of a random permutation of 26
     keys = np.argsort(rng.random((n, 26)), axis=1)[:, :K]
     if unique_values:
@@ -209,17 +201,16 @@ def associative_retrieval(n: int, K: int = 4, rng: np.random.Generator | None = 
     x[:, 2 * K:2 * K + 2] = question
     x[:, 2 * K + 2] = letter0 + keys[rows, query]
     y = values[rows, query].astype(np.int64)
-    return np.ascontiguousarray(x.T), y, vocab
+    return np.ascontiguousarray(x.T), y, RETRIEVAL_CHARS
 
 
 def render_retrieval(x: np.ndarray, y: np.ndarray | None = None, i: int = 0,
-                     vocab: CharVocab | None = None) -> str:
+                     symbols: str = RETRIEVAL_CHARS) -> str:
     """Example ``i`` of :func:`associative_retrieval` as text: ``'c9k8j3f1??c -> 9'``.
 
     Parameters
     ----------
     x : (L, n) int array;  y : (n,) int array or None (then no ``-> answer``)
     """
-    vocab = vocab or retrieval_vocab()
-    text = vocab.decode(np.asarray(x)[:, i])
-    return text if y is None else f"{text} -> {vocab.decode([int(np.asarray(y)[i])])}"
+    text = "".join(symbols[k] for k in np.asarray(x)[:, i])
+    return text if y is None else f"{text} -> {symbols[int(np.asarray(y)[i])]}"

@@ -221,7 +221,7 @@ class Tensor:
 
     # comparisons give boolean tensors and are not differentiable
     def _compare(self, other, op):
-        other = _ops.as_tensor_like(other, self)
+        other = _ops.arithmetic.as_tensor_like(other, self)
         other = other.data if isinstance(other, Tensor) else other
         return Tensor._make(op(self.data, other), self.backend, False)
 

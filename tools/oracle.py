@@ -101,7 +101,7 @@ class Trial:
     def numeric(self, eps) -> list:
         key = (self.case.name, self.seed, self.transform)
         if key not in self.numeric_cache:
-            self.numeric_cache[key] = tr.gradcheck.numerical_gradients(
+            self.numeric_cache[key] = tr.check.numerical_gradients(
                 self.case.fn, self.inputs(self.floats), self.upstream, eps)
         return self.numeric_cache[key]
 

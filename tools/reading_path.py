@@ -49,9 +49,9 @@ def record(run) -> dict:
 def char_rnn_step(fused: bool, text: str = "hello world, " * 40) -> dict:
     """The files :func:`record` sees for examples/char_rnn.py's text pipeline
     and one training step (a small model, so that it takes milliseconds)."""
-    from tinyrnn.data import CharVocab, batchify, bptt_batches
+    from tinyrnn.charlm import CharVocab, batchify, bptt_batches
     from tinyrnn.nn import detach_state
-    from tinyrnn.nn.charlm import CharLM
+    from tinyrnn.charlm.model import CharLM
     from tinyrnn.nn.utils import clip_grad_norm_
     from tinyrnn.optim import Adam
 

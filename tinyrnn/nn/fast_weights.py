@@ -20,7 +20,7 @@ f is ReLU, LN is layer normalisation over the H units *of each example*
 memory shows it is attention to the past:
 A(t) h_s = eta * sum_{tau<=t} lam^(t-tau) h(tau) (h(tau)^T h_s).
 
-Two things implementations get wrong (see DESIGN.md, "Traps"): A must be
+Two things implementations get wrong: A must be
 one matrix per example -- summing h h^T over the batch leaks one example's
 memories into the others -- and layer norm must not use batch statistics.
 """

@@ -16,25 +16,19 @@ backward side by side) and, right after each class, the function you call
 ``fused/``          whole RNN / LSTM / GRU layers over a sequence as one op each
 ==================  ==============================================================
 
-This file only gathers the functions, so that ``tinyrnn.ops.tanh`` and
-``tinyrnn.tanh`` reach them.
+This file only gathers: each family lists its functions in its own
+``__all__``, and ``tinyrnn.ops.tanh`` and ``tinyrnn.tanh`` reach them from there.
 """
-from .arithmetic import (add, sub, mul, div, neg, pow, maximum, minimum, where,
-                         as_tensor_like, plain_number, check_broadcast)
-from .unary import exp, log, sqrt, tanh, sigmoid, relu, clip
-from .reduce import sum, mean, max, min, logsumexp
-from .linalg import matmul, linear
-from .shape import (reshape, permute, transpose, broadcast_to, getitem, take, embedding,
-                    concat, stack, split)
-from .softmax import softmax, log_softmax, cross_entropy
-from .normalization import layer_norm
-from .dropout import dropout
+from . import arithmetic, unary, reduce, linalg, shape, softmax, normalization, dropout
 
-__all__ = [
-    "add", "sub", "mul", "div", "neg", "pow", "maximum", "minimum", "where",
-    "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "clip",
-    "sum", "mean", "max", "min", "logsumexp", "matmul", "linear",
-    "reshape", "permute", "transpose", "broadcast_to", "getitem", "take", "embedding",
-    "concat", "stack", "split",
-    "softmax", "log_softmax", "cross_entropy", "layer_norm", "dropout",
-]
+__all__ = [*arithmetic.__all__, *unary.__all__, *reduce.__all__, *linalg.__all__,
+           *shape.__all__, *softmax.__all__, *normalization.__all__, *dropout.__all__]
+# the functions themselves; ``softmax`` and ``dropout`` then name functions, not files
+from .arithmetic import *      # noqa: F401,F403  (each family's __all__)
+from .unary import *           # noqa: F401,F403
+from .reduce import *          # noqa: F401,F403
+from .linalg import *          # noqa: F401,F403
+from .shape import *           # noqa: F401,F403
+from .softmax import *         # noqa: F401,F403
+from .normalization import *   # noqa: F401,F403
+from .dropout import *         # noqa: F401,F403

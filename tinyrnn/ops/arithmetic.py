@@ -13,6 +13,8 @@ import numbers
 from ..autograd import Function
 from ..tensor import Tensor
 
+__all__ = ["add", "sub", "mul", "div", "neg", "pow", "maximum", "minimum", "where"]
+
 
 # ---- arguments: numbers stay constants, broadcasting is checked once ---------
 def as_tensor_like(value, like: Tensor):

@@ -4,6 +4,8 @@ from __future__ import annotations
 from ..autograd import Function
 from ..tensor import Tensor
 
+__all__ = ["dropout"]
+
 
 class Dropout(Function):
     """y = x * mask / (1 - p), each mask entry 1 with probability 1 - p ("inverted"

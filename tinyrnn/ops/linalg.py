@@ -10,6 +10,8 @@ from ..autograd import Function
 from ..tensor import Tensor
 from .arithmetic import as_tensor_like
 
+__all__ = ["matmul", "linear"]
+
 
 class MatMul(Function):
     """y = a @ b.

@@ -9,6 +9,8 @@ from __future__ import annotations
 from ..autograd import Function
 from ..tensor import Tensor
 
+__all__ = ["layer_norm"]
+
 
 class LayerNorm(Function):
     """Layer normalisation over the last axis, with optional gain and bias.

@@ -12,6 +12,8 @@ import builtins
 from ..autograd import Function
 from ..tensor import Tensor
 
+__all__ = ["sum", "mean", "max", "min", "logsumexp"]
+
 
 def normalize_axes(axis, ndim: int, op: str) -> tuple:
     """``axis`` as a sorted tuple of non-negative ints, checked against ``ndim``."""

@@ -14,6 +14,8 @@ from ..autograd import Function
 from ..tensor import Tensor
 from .arithmetic import check_broadcast
 
+__all__ = ["reshape", "permute", "transpose", "broadcast_to", "getitem", "take", "embedding", "concat", "stack", "split"]
+
 
 class Reshape(Function):
     """y = x viewed with a new shape (same elements, C order).   dx = dy reshaped back."""

@@ -12,6 +12,8 @@ from ..tensor import Tensor
 from .reduce import normalize_axes
 from .shape import check_indices
 
+__all__ = ["softmax", "log_softmax", "cross_entropy"]
+
 
 class Softmax(Function):
     """y = exp(x - max) / sum(exp(x - max)) along ``axis``.

@@ -10,6 +10,8 @@ from ..autograd import Function
 from ..tensor import Tensor
 from .arithmetic import plain_number
 
+__all__ = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "clip"]
+
 
 class Exp(Function):
     """y = exp(x).   dx = dy * y."""
