@@ -222,3 +222,55 @@ for _name, (_old, _new) in {
     assert SOLUTIONS[_name].count(_old) == 1, (_name, _old)
     WRONG_ANSWERS[_name]["nan-gradient"] = SOLUTIONS[_name].replace(_old, _new)
     WRONG_ANSWERS[_name]["inf-gradient"] = SOLUTIONS[_name].replace(_old, _new.replace("nan", "inf"))
+
+
+# ---- lecture 11: one read of additive attention, backward (a tinyrnn Function) -------
+class AttentionStep(tr.Function):
+    """context = sum_s alpha_s values_s,  alpha = softmax over s of e,  e_s = w . tanh(pk_s + pq).
+
+    pq (B, A): the projected query W_q q;  pk (S, B, A): the projected keys W_k k_s;
+    w (A,): the score vector;  values (S, B, V)  ->  context (B, V).
+    """
+
+    @staticmethod
+    def forward(ctx, pq, pk, w, values):
+        xp = ctx.xp
+        u = xp.tanh(pk + pq)                                 # (S, B, A): pq is broadcast over s
+        e = xp.sum(u * w, axis=-1)                           # (S, B): one score per position
+        z = xp.exp(e - xp.max(e, axis=0, keepdims=True))
+        alpha = z / xp.sum(z, axis=0, keepdims=True)         # softmax over the positions s
+        ctx.save_for_backward(u, alpha, w, values)
+        return xp.sum(alpha[..., None] * values, axis=0)     # (B, V)
+
+    @staticmethod
+    def backward(ctx, dcontext):
+        xp = ctx.xp
+        u, alpha, w, values = ctx.saved
+        # -- begin solution --
+        dvalues = alpha[..., None] * dcontext                # each value was read with weight alpha_s
+        dalpha = xp.sum(values * dcontext, axis=-1)          # (S, B)
+        de = alpha * (dalpha - xp.sum(alpha * dalpha, axis=0, keepdims=True))   # softmax over s
+        du = de[..., None] * w * (1 - u * u)                 # through the score and the tanh
+        dpk = du
+        dpq = xp.sum(du, axis=0)                             # pq was copied to every position
+        dw = xp.sum(de[..., None] * u, axis=(0, 1))          # w was shared by every position and example
+        # -- end solution --
+        return dpq, dpk, dw, dvalues
+
+
+_register("attention_step_backward", AttentionStep, {
+    "softmax-without-the-weighted-mean": (
+        "de = alpha * (dalpha - xp.sum(alpha * dalpha, axis=0, keepdims=True))",
+        "de = alpha * dalpha"),
+    "softmax-normalised-over-the-batch-axis": (
+        "de = alpha * (dalpha - xp.sum(alpha * dalpha, axis=0, keepdims=True))",
+        "de = alpha * (dalpha - xp.sum(alpha * dalpha, axis=1, keepdims=True))"),
+    "forgot-the-tanh-derivative": ("du = de[..., None] * w * (1 - u * u)", "du = de[..., None] * w"),
+    "values-gradient-without-the-weights": ("dvalues = alpha[..., None] * dcontext",
+                                            "dvalues = dcontext + 0 * values"),
+})
+for _why, _new in {"nan-gradient": "np.nan", "inf-gradient": "np.inf"}.items():
+    _old = "dw = xp.sum(de[..., None] * u, axis=(0, 1))"
+    assert SOLUTIONS["attention_step_backward"].count(_old) == 1
+    WRONG_ANSWERS["attention_step_backward"][_why] = SOLUTIONS["attention_step_backward"].replace(
+        _old, _old + " * " + _new)

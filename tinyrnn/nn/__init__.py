@@ -12,4 +12,5 @@ from .rwa import RWACell, RWA
 from .fast_weights import FastWeightsCell, FastWeights
 from .registry import (make_cell, cell_names, fast_weights_model_cell, CELL_NAMES,
                        FAST_WEIGHTS_MODELS)
+from .attention import AdditiveAttention, additive_attention
 from . import utils
