@@ -22,8 +22,9 @@ from typing import Callable, Optional, Sequence
 
 from ..autograd import enable_grad, recorded_nodes
 from ..backend import get_rng_state, set_rng_state
-from .numeric import (DEFAULT_DIRECTIONS, GradcheckError, Mismatch, as_outputs,
-                        float64_copy, first_mismatch, float64_parameters)
+from .compare import Mismatch, as_outputs, first_mismatch
+from .numeric import (ATOL, DEFAULT_DIRECTIONS, RTOL, GradcheckError, float64_copy,
+                      float64_parameters)
 from ..tensor import Tensor
 
 __all__ = ["locate", "Located"]
@@ -83,8 +84,8 @@ class Located:
     __repr__ = __str__
 
 
-def locate(fn: Callable, inputs: Sequence, module=None, eps: float = 1e-6, atol: float = 1e-5,
-           rtol: float = 1e-3, seed: int = 0, fast: bool = False,
+def locate(fn: Callable, inputs: Sequence, module=None, eps: float = 1e-6, atol: float = ATOL,
+           rtol: float = RTOL, seed: int = 0, fast: bool = False,
            directions: int = DEFAULT_DIRECTIONS, raise_exception: bool = False) -> Located:
     """Check the backward of every op ``fn(*inputs)`` records, each on the arrays it saw.
 
