@@ -13,7 +13,8 @@ Besides *where*, a failure says *what* when it can tell:
 * a forward that wrote into an input array ("modified ... in place"),
 * a backward that returned None for an input needing a gradient,
 * a forward computing in float32 inside a float64 check ("precision"),
-* a point where the function has a kink ("kink": one-sided slopes differ).
+* a point where the function has a kink ("kink": one-sided slopes differ),
+* a backward that crashed or returned a wrong-shaped gradient ("backward failed").
 """
 from __future__ import annotations
 
@@ -92,6 +93,39 @@ def _numerical(evaluate, leaf, upstream, eps) -> np.ndarray:
         host[ix] = old
         grad[ix] = (plus - minus) / (2 * eps)
     return grad
+
+
+def _sampled(evaluate, leaf, upstream, eps, indices) -> np.ndarray:
+    """Central differences at ``indices`` only (sparse mode); NaN elsewhere."""
+    host = leaf.numpy().astype(np.float64)
+    grad = np.full(host.shape, np.nan)
+    for ix in indices:
+        old = host[ix]
+        host[ix] = old + eps
+        plus = _objective_at(evaluate, upstream, leaf, host)
+        host[ix] = old - eps
+        minus = _objective_at(evaluate, upstream, leaf, host)
+        host[ix] = old
+        grad[ix] = (plus - minus) / (2 * eps)
+    return grad
+
+
+def _compare_sampled(k, label, a, n, indices, noise, atol, rtol) -> Optional[Mismatch]:
+    """Sparse mode: every sampled element that fails, each on a line of its own."""
+    bad = [ix for ix in indices if not agree(a[ix], n[ix], noise, rtol, atol)]
+    if not bad:
+        return None
+    lines = "".join(f"\n    index {ix}: analytic {a[ix]:.8g}, numeric {n[ix]:.8g}" for ix in bad)
+    return Mismatch(k, bad[0], float(a[bad[0]]), float(n[bad[0]]), (
+        f"gradcheck (sparse): gradient of {label} (shape {a.shape}) is wrong at {len(bad)} of "
+        f"{len(indices)} sampled elements:{lines}"))
+
+
+def sample_indices(shape: tuple, count: int, rng) -> list[tuple]:
+    """``count`` distinct random element indices of an array of ``shape`` (all when fewer)."""
+    size = int(np.prod(shape))
+    flat = rng.choice(size, size=min(count, size), replace=False)
+    return [_index(np.unravel_index(int(i), shape)) for i in sorted(flat)]
 
 
 def _analytic(evaluate, leaves, upstream) -> tuple[list, list]:
@@ -209,7 +243,7 @@ def _precision_hint(outs) -> str:
                     "dtype.")
     values = np.concatenate([o.numpy().reshape(-1) for o in outs]) if outs else np.zeros(0)
     fractional = values[np.isfinite(values) & (values != np.round(values))]
-    if fractional.size >= 4 and np.array_equal(fractional.astype(np.float32), fractional):
+    if fractional.size >= 2 and np.array_equal(fractional.astype(np.float32), fractional):
         return (" Hint (precision): every output value survives a round trip through float32: "
                 "forward computes in float32 somewhere (a buffer, an astype) and casts back, "
                 "so the numeric derivative is mostly rounding noise; keep float64 throughout.")
@@ -243,13 +277,15 @@ def _host_view(x):
 
 def mismatches(evaluate: Callable, leaves: list, labels: list, eps: float = 1e-6,
                atol: float = ATOL, rtol: float = RTOL, seed: int = 0, fast: bool = False,
-               directions: int = DEFAULT_DIRECTIONS, watch: tuple = (),
+               directions: int = DEFAULT_DIRECTIONS, sparse: int = 0, watch: tuple = (),
                who: str = "gradcheck") -> list[Mismatch]:
     """Every checked tensor whose gradient fails the check, each as a :class:`Mismatch`.
 
     ``leaves`` are float64 tensors requiring grad that ``evaluate()`` reads
     (``labels`` name them in messages). ``watch`` are (label, Tensor or
-    array) pairs besides the leaves that forward must not modify. Raises
+    array) pairs besides the leaves that forward must not modify. ``sparse``
+    > 0 checks that many random elements per leaf (CS231n's grad_check_sparse)
+    instead of all of them; every failing one is listed. Raises
     TypeError / ValueError for what cannot be checked (see :func:`refuse_outputs`).
     """
     if not leaves:
@@ -283,10 +319,20 @@ def mismatches(evaluate: Callable, leaves: list, labels: list, eps: float = 1e-6
         size = sum(float(np.sum(np.abs(o.numpy().astype(np.float64) * u)))
                    for o, u in zip(outs, upstream))
         noise = rounding_noise(size, eps)
-        analytic, missing = _analytic(evaluate, leaves, upstream)
+        try:
+            analytic, missing = _analytic(evaluate, leaves, upstream)
+        except Exception as err:        # noqa: BLE001 -- a crashing backward is a finding too
+            return [Mismatch(0, None, float("nan"), float("nan"), (
+                f"{who}: backward failed with {type(err).__name__}: {err}"))]
         found = []
         for k, (leaf, label, a) in enumerate(zip(leaves, labels, analytic)):
-            if fast:
+            if sparse and not fast:
+                indices = sample_indices(a.shape, sparse, rng)
+                bad = _compare_sampled(k, label, a,
+                                       _sampled(evaluate, leaf, upstream, eps, indices),
+                                       indices, noise, atol, rtol)
+                step = None
+            elif fast:
                 bad = _compare_directions(k, label, a, leaf, evaluate, upstream, rng, eps,
                                           noise, atol, rtol, directions)
                 step = None

@@ -39,7 +39,8 @@ __all__ = ["gradcheck", "gradcheck_module"]
 
 def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = ATOL,
               rtol: float = RTOL, seed: int = 0, fast: bool = False,
-              raise_exception: bool = True, directions: int = DEFAULT_DIRECTIONS) -> bool:
+              raise_exception: bool = True, directions: int = DEFAULT_DIRECTIONS,
+              sparse: int = 0) -> bool:
     """Compare backward's gradients of ``fn`` with central differences.
 
     Parameters
@@ -67,6 +68,9 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = A
          to it, or swamped by the large entries. 8 cost 16 forwards per input,
          far fewer than the element-wise check for any real layer.
     raise_exception : when False, return False instead of raising.
+    sparse : when > 0, check only this many random elements of each input
+         (CS231n's ``grad_check_sparse``), for models too big for the full
+         check; every failing element is listed with both values.
 
     Returns True, or raises :class:`GradcheckError` with one line per failing
     input naming it, the index, the analytic and the numeric value, and what
@@ -82,7 +86,8 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = A
              if i not in checked and isinstance(x, (np.ndarray, Tensor))]
     return check_leaves(lambda: fn(*inputs), [inputs[i] for i in checked],
                         [f"input {i}" for i in checked], raise_exception, eps=eps, atol=atol,
-                        rtol=rtol, seed=seed, fast=fast, directions=directions, watch=watch)
+                        rtol=rtol, seed=seed, fast=fast, directions=directions, sparse=sparse,
+                        watch=watch)
 
 
 def checkable_inputs(inputs: Sequence, who: str = "gradcheck") -> list:
