@@ -18,9 +18,9 @@ its points when every gradient passes the check, else 0.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
+import runpy
 import secrets
 import signal
 import subprocess
@@ -59,14 +59,9 @@ def _instructor_solutions(root: Path) -> dict:
     path = root / "tests" / "lecture_solutions.py"
     if not path.is_file():
         return {}
-    spec = importlib.util.spec_from_file_location("_course_lecture_solutions", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module         # inspect.getsource, which it uses, looks there
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[spec.name]
-    return dict(getattr(module, "SOLUTIONS", {}))
+    # run_path lends the module a name in the import system while it runs, which the
+    # solutions' inspect.getsource needs
+    return dict(runpy.run_path(str(path), run_name="_course_lecture_solutions").get("SOLUTIONS", {}))
 
 
 def _lecture_cell(path: Path, name: str) -> Optional[str]:

@@ -59,7 +59,6 @@ def check_op(source: str, name: str, filename: str = "<exercise>") -> tuple[bool
     from ..autograd import exact_grad_shapes
     module = types.ModuleType(f"exercise_{name}")
     module.__file__ = filename
-    sys.modules[module.__name__] = module
     exec(compile(source, filename, "exec"), module.__dict__)
     op = _defined_function(module)
     options = getattr(module, "OPTIONS", {})
