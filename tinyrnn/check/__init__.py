@@ -18,7 +18,7 @@
 """
 from .numeric import (ATOL, DEFAULT_DIRECTIONS, RTOL, GradcheckError, agree,
                       eval_numerical_gradient, eval_numerical_gradient_array, float64_parameters,
-                      rel_error, report, rounding_noise)
+                      not_implemented, rel_error, report, rounding_noise)
 from .compare import Mismatch, first_mismatch, mismatches, numerical_gradients
 from .gradcheck import gradcheck, gradcheck_module
 from .locate import Located, locate
@@ -26,5 +26,5 @@ from .locate import Located, locate
 __all__ = ["gradcheck", "gradcheck_module", "locate", "Located", "GradcheckError",
            "rel_error", "eval_numerical_gradient", "eval_numerical_gradient_array",
            "numerical_gradients", "first_mismatch", "Mismatch", "float64_parameters",
-           "DEFAULT_DIRECTIONS", "agree", "report", "rounding_noise", "mismatches", "RTOL",
+           "DEFAULT_DIRECTIONS", "agree", "report", "not_implemented", "rounding_noise", "mismatches", "RTOL",
            "ATOL"]

@@ -151,8 +151,9 @@ def locate(fn: Callable, inputs, module=None, eps: float = 1e-6, atol: float = A
     state = get_rng_state()
     before = [np.array(x.numpy(), copy=True) if isinstance(x, Tensor) else None for x in values]
     try:
-        with float64_parameters(module) as named, enable_grad(), _recording_sources() as where:
-            out = call()
+        with float64_parameters(module) as named, enable_grad():
+            with _recording_sources() as where:
+                out = call()
             refuse_outputs(out, "locate")
             nodes = recorded_nodes(*as_outputs(out))
             changed = [label for label, x, old in zip(labels, values, before)
@@ -177,7 +178,7 @@ def locate(fn: Callable, inputs, module=None, eps: float = 1e-6, atol: float = A
     number, node, found = failures[0]
     checked = [i for i, need in enumerate(node.needs_input_grad) if need]
     position = checked[found.leaf]
-    source, step, steps = _where(node, nodes, where)
+    source, step, steps = _where(node, where)
     return _report(Located(
         False, len(nodes), len(failures), op=node.fn.__name__, node=number,
         from_output=len(nodes) - number + 1, input=position,
@@ -208,40 +209,50 @@ _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @contextlib.contextmanager
 def _recording_sources():
     """Within the block, remember for every recorded node the user's line that
-    recorded it: the first frame outside tinyrnn. Yields {node sequence number:
-    (file, line, code)}. Function.apply is wrapped for the block only."""
-    where = {}
+    recorded it -- the first frame outside tinyrnn -- and which execution of
+    that line it was. Yields ({node sequence number: (file, line, run)},
+    {(file, line): runs}). Function.apply is wrapped for the block only.
+
+    A line runs again (the next step of a loop) when a frame records from a
+    different line than last time, or from the same line at an earlier
+    bytecode offset than last time (the loop went round).
+    """
+    where, runs, last = {}, {}, {}
     original = Function.__dict__["apply"]
 
     def apply(cls, *inputs, **kwargs):
         out = original.__func__(cls, *inputs, **kwargs)
         first = out[0] if isinstance(out, tuple) else out
         node = getattr(first, "_node", None)
-        if node is not None:
-            frame = sys._getframe(1)
-            while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
-                frame = frame.f_back
-            if frame is not None:
-                where[node.seq] = (frame.f_code.co_filename, frame.f_lineno)
+        frame = sys._getframe(1)
+        while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+            frame = frame.f_back
+        if node is not None and frame is not None:
+            here = (frame.f_code.co_filename, frame.f_lineno)
+            previous = last.get(id(frame))
+            if previous is None or previous[0] != here or frame.f_lasti < previous[1]:
+                runs[here] = runs.get(here, 0) + 1
+            last[id(frame)] = (here, frame.f_lasti)
+            where[node.seq] = (*here, runs[here])
         return out
     Function.apply = classmethod(apply)
     try:
-        yield where
+        yield where, runs
     finally:
         Function.apply = original
 
 
-def _where(node, nodes, where) -> tuple:
-    """("file:line: code", step, steps) of a node; step counts the same op from the same line."""
-    here = where.get(node.seq)
-    if here is None:
+def _where(node, recorded) -> tuple:
+    """("file:line: code", step, steps) of a node; step is the run of its line, when it ran
+    more than once."""
+    where, runs = recorded
+    if node.seq not in where:
         return "", None, None
     import linecache
-    code = linecache.getline(here[0], here[1]).strip()
-    same = [n.seq for n in nodes if n.fn is node.fn and where.get(n.seq) == here]
-    steps = len(same)
-    step = same.index(node.seq) + 1 if steps > 1 else None
-    return f"{here[0]}:{here[1]}: {code}", step, (steps if steps > 1 else None)
+    filename, line, run = where[node.seq]
+    total = runs[(filename, line)]
+    source = f"{filename}:{line}: {linecache.getline(filename, line).strip()}"
+    return (source, run, total) if total > 1 else (source, None, None)
 
 
 def _check_node(node, settings) -> Optional[Mismatch]:

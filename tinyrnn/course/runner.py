@@ -100,13 +100,12 @@ def _without_magics(source: str) -> str:
 def check_lecture(setup: list, cell: str, check: str, name: str) -> tuple[bool, str]:
     """Run a lecture exercise's setup cells, the student's cell and the check cell
     in one namespace, with the check's ``report`` being :func:`tinyrnn.check.report`
-    (the one pass criterion). Returns (passed, message)."""
+    (the one pass criterion) whether a setup cell defined its own or the check
+    imports it. Returns (passed, message)."""
     from ..check import report
     os.environ.setdefault("TINYRNN_QUICK", "1")
     os.environ.setdefault("MPLBACKEND", "Agg")
     namespace = {"__name__": f"lecture_{name}"}
-    for source in setup:
-        exec(compile(_without_magics(source), f"<setup of {name}>", "exec"), namespace)
     verdicts = []
 
     def graded_report(*args, **kwargs):
@@ -116,7 +115,11 @@ def check_lecture(setup: list, cell: str, check: str, name: str) -> tuple[bool, 
 
     def not_implemented(*args):
         raise _NotImplementedYet()
-    namespace["report"], namespace["not_implemented"] = graded_report, not_implemented
+    from .. import check                # a cell that imports them from tinyrnn.check gets these
+    check.report, check.not_implemented = graded_report, not_implemented
+    for source in setup:
+        exec(compile(_without_magics(source), f"<setup of {name}>", "exec"), namespace)
+    namespace["report"], namespace["not_implemented"] = graded_report, not_implemented  # setup's own
     try:
         exec(compile(_without_magics(cell), f"<exercise {name}>", "exec"), namespace)
         exec(compile(_without_magics(check), f"<check of {name}>", "exec"), namespace)
