@@ -18,6 +18,7 @@ import tinyrnn as tr
 from tinyrnn import nn
 from tinyrnn.autograd import exact_grad_shapes
 from tinyrnn.check import eval_numerical_gradient_array
+from tinyrnn.ops.arithmetic import Mul
 from tinyrnn.ops.unary import Relu, Tanh
 
 
@@ -42,6 +43,11 @@ def _said(call) -> str:
     if caught:
         return str(caught[0].message)
     return str(result)
+
+
+def _gradcheck_says(fn, *inputs) -> Callable[[], str]:
+    """What ``tr.gradcheck(fn, inputs)`` says, as a Mistake's ``run``."""
+    return lambda: _said(lambda: tr.gradcheck(fn, list(inputs)))
 
 
 def _x(*shape, seed=0):
@@ -73,37 +79,22 @@ class ScalesInPlace(tr.Function):
         return 2 * dy
 
 
-class ForgetsAnInput(tr.Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return a * b
-
+class ForgetsAnInput(Mul):
     @staticmethod
     def backward(ctx, dy):
         a, b = ctx.saved
         return dy * b, None                     # b needs a gradient too
 
 
-class Float32Inside(tr.Function):
+class Float32Inside(Tanh):
     @staticmethod
     def forward(ctx, x):
         y = np.tanh(x.astype(np.float32)).astype(np.float64)     # a float32 buffer
         ctx.save_for_backward(y)
         return y
 
-    @staticmethod
-    def backward(ctx, dy):
-        (y,) = ctx.saved
-        return dy * (1 - y * y)
 
-
-class BothWrong(tr.Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return a * b
-
+class BothWrong(Mul):
     @staticmethod
     def backward(ctx, dy):
         a, b = ctx.saved
@@ -174,32 +165,32 @@ MISTAKES = [
             lambda: _said(lambda: tr.gradcheck(tr.tanh, [np.ones(3)])),
             "no input has requires_grad=True"),
     Mistake("sign error", "backward returns `-dy * (1 - y*y)`",
-            lambda: _said(lambda: tr.gradcheck(SignError.apply, [_x(3)])),
+            _gradcheck_says(SignError.apply, _x(3)),
             "is wrong at index"),
     Mistake("0.05% off", "backward 0.05% too large",
-            lambda: _said(lambda: tr.gradcheck(SlightlyOff.apply, [_x(3)])),
+            _gradcheck_says(SlightlyOff.apply, _x(3)),
             "is wrong at index"),
     Mistake("every failing input", "both inputs' gradients wrong",
-            lambda: _said(lambda: tr.gradcheck(BothWrong.apply, [_x(3), _x(3, seed=1)])),
+            _gradcheck_says(BothWrong.apply, _x(3), _x(3, seed=1)),
             "gradient of input 1"),
     Mistake("in-place forward", "forward does `x *= 2`",
-            lambda: _said(lambda: tr.gradcheck(ScalesInPlace.apply, [_x(3)])),
+            _gradcheck_says(ScalesInPlace.apply, _x(3)),
             "modified input 0 (3 of 3 elements changed) in place"),
     Mistake("None gradient", "backward returns `None` for an input that needs one",
-            lambda: _said(lambda: tr.gradcheck(ForgetsAnInput.apply, [_x(3), _x(3, seed=1)])),
+            _gradcheck_says(ForgetsAnInput.apply, _x(3), _x(3, seed=1)),
             "backward returned None for input 1"),
     Mistake("float32 inside", "forward computes in a float32 buffer",
-            lambda: _said(lambda: tr.gradcheck(Float32Inside.apply, [_x(3)])),
+            _gradcheck_says(Float32Inside.apply, _x(3)),
             "Hint (precision)"),
     Mistake("kink", "relu checked at 0",
             lambda: _said(lambda: tr.gradcheck(
                 Relu.apply, [tr.tensor([0.0, 1.0, -1.0], requires_grad=True)])),
             "Hint (kink)"),
     Mistake("NaN", "backward returns NaN",
-            lambda: _said(lambda: tr.gradcheck(NaNBackward.apply, [_x(3)])),
+            _gradcheck_says(NaNBackward.apply, _x(3)),
             "is non-finite at index"),
     Mistake("wrong-shaped gradient", "backward returns `dy[:1]`",
-            lambda: _said(lambda: tr.gradcheck(WrongShape.apply, [_x(3)])),
+            _gradcheck_says(WrongShape.apply, _x(3)),
             "backward failed with RuntimeError"),
     Mistake("no batch sum", "bias gradient not summed, inside `exact_grad_shapes()`",
             lambda: _said(lambda: _exactly(lambda: tr.gradcheck(NoBatchSum.apply,
