@@ -25,7 +25,7 @@ class Embedding(tr.Function):
     def backward(ctx, dy):
         (idx,) = ctx.saved
         # -- begin your code --
-        # Hint: dW[idx] += dy does not add up repeated indices; np.add.at does.
+        # Hint: a row looked up twice gets both gradients. Does dW[idx] += dy add them up?
         dW = np.zeros(ctx.table_shape)
         np.add.at(dW, idx, dy)
         return dW, None

@@ -115,8 +115,8 @@ def check_lecture(setup: list, cell: str, check: str, name: str) -> tuple[bool, 
 
     def not_implemented(*args):
         raise _NotImplementedYet()
-    from .. import check                # a cell that imports them from tinyrnn.check gets these
-    check.report, check.not_implemented = graded_report, not_implemented
+    from .. import check as checker     # a cell that imports them from tinyrnn.check gets these
+    checker.report, checker.not_implemented = graded_report, not_implemented
     for source in setup:
         exec(compile(_without_magics(source), f"<setup of {name}>", "exec"), namespace)
     namespace["report"], namespace["not_implemented"] = graded_report, not_implemented  # setup's own
