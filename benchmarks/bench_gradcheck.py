@@ -24,10 +24,10 @@ import statistics
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 import tinyrnn as tr
 from tinyrnn import nn
-from tinyrnn.utils.threads import set_num_threads
 
 
 def tinyrnn_check(args, fast=False):
@@ -70,21 +70,26 @@ def main(argv=None) -> dict:
     parser.add_argument("--hidden", type=int, default=96)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("--no-torch", action="store_true", help="time tinyrnn only")
     args = parser.parse_args(argv)
-    set_num_threads(1)
     try:
         import torch
-        torch.set_num_threads(1)
     except ImportError:
-        pass
-    lstm, x = tinyrnn_check(args, fast=True)
-    size = sum(p.size for p in lstm.parameters())
-    ours = timed(lambda: tinyrnn_check(args), args.repeats)
-    fast = timed(lambda: tinyrnn_check(args, fast=True), args.repeats)
+        torch = None
+    torch = None if args.no_torch else torch
+    torch_threads = torch.get_num_threads() if torch else None
     try:
-        theirs = timed(lambda: torch_check(lstm, x), args.repeats)
-    except ImportError:
-        theirs = []
+        with threadpool_limits(limits=1, user_api="blas"):
+            if torch:
+                torch.set_num_threads(1)
+            lstm, x = tinyrnn_check(args, fast=True)
+            size = sum(p.size for p in lstm.parameters())
+            ours = timed(lambda: tinyrnn_check(args), args.repeats)
+            fast = timed(lambda: tinyrnn_check(args, fast=True), args.repeats)
+            theirs = timed(lambda: torch_check(lstm, x), args.repeats) if torch else []
+    finally:
+        if torch:
+            torch.set_num_threads(torch_threads)
     print(f"LSTM({args.input}, {args.hidden}): {size:,} parameters, x {tuple(x.shape)}, "
           f"float64; median of {args.repeats}")
     print(f"{'tinyrnn.gradcheck_module (full)':<36} {statistics.median(ours):8.2f} s")
