@@ -196,11 +196,15 @@ def _report(result: Located, raise_exception: bool) -> Located:
 
 
 def _input_name(x, leaf_names: dict) -> str:
-    """A parameter's or named input's name; for a computed tensor, the op that made it."""
+    """A parameter's or named input's name; for a computed tensor, the op that made it
+    and the named tensors it read ("computed by Transpose of weight_hh")."""
     if id(x) in leaf_names:
         return f"= {leaf_names[id(x)]}"
     node = getattr(x, "_node", None)
-    return "" if node is None else f"computed by {node.fn.__name__}"
+    if node is None:
+        return ""
+    sources = [leaf_names[id(t)] for t in (node.inputs or ()) if id(t) in leaf_names]
+    return f"computed by {node.fn.__name__}" + (f" of {', '.join(sources)}" if sources else "")
 
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
