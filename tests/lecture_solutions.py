@@ -34,8 +34,42 @@ def _register(name: str, obj, wrong: dict[str, tuple[str, str]]):
     return obj
 
 
-# ---- lecture 03: softmax backward, as a tinyrnn Function ----------------------
+# ---- lecture 02: a broadcast product's backward, summed by hand -------------------
 import tinyrnn as tr  # noqa: E402
+
+
+class MyScale(tr.Function):
+    """y = x * s, one scale per feature shared by every position.
+    x (B, T, H), s (H,) -> y (B, T, H). Checked inside ``exact_grad_shapes()``."""
+
+    @staticmethod
+    def forward(ctx, x, s):
+        ctx.save_for_backward(x, s)
+        return x * s
+
+    @staticmethod
+    def backward(ctx, dy):
+        xp = ctx.xp
+        x, s = ctx.saved
+        # -- begin solution --
+        dx = dy * s                                 # s broadcast over (B, T): dx has x's shape
+        ds = xp.sum(dy * x, axis=(0, 1))            # every copy of s adds its gradient
+        return dx, ds
+        # -- end solution --
+
+
+_register("broadcast_scale_backward", MyScale, {
+    "forgot-to-sum-over-the-copies": ("ds = xp.sum(dy * x, axis=(0, 1))", "ds = dy * x"),
+    "summed-over-the-batch-only": ("ds = xp.sum(dy * x, axis=(0, 1))",
+                                   "ds = xp.sum(dy * x, axis=0)"),
+    "averaged-instead-of-summed": ("ds = xp.sum(dy * x, axis=(0, 1))",
+                                   "ds = xp.mean(dy * x, axis=(0, 1))"),
+    "forgot-the-upstream-gradient-in-ds": ("ds = xp.sum(dy * x, axis=(0, 1))",
+                                           "ds = xp.sum(x, axis=(0, 1))"),
+})
+
+
+# ---- lecture 03: softmax backward, as a tinyrnn Function ----------------------
 
 
 class MySoftmax(tr.Function):
@@ -212,6 +246,7 @@ _register("layer_norm_backward", layer_norm_backward, {
 # ---- non-finite answers: a check given nan or inf must say FAILED, never PASSED ----
 # (nan compares false with everything, so a check written as `error > tol` lets it through)
 for _name, (_old, _new) in {
+        "broadcast_scale_backward": ("return dx, ds", "return dx, ds * float('nan')"),
         "softmax_backward": ("return y * (dy - xp.sum(dy * y, axis=-1, keepdims=True))",
                              "return y * (dy - xp.sum(dy * y, axis=-1, keepdims=True)) * float('nan')"),
         "rnn_step_backward": ("db_hh = da.sum(axis=0)", "db_hh = da.sum(axis=0) * np.nan"),

@@ -65,3 +65,14 @@ def test_bench_threads_and_bench_step_auto_run_their_tuners(capsys, monkeypatch)
                      "--contenders", "floor,tinyrnn fused"])
     out = capsys.readouterr().out
     assert "tinyrnn fused: ThreadTuner chose" in out and "handed back" in out
+
+
+def test_the_gradient_check_benchmarks_run(capsys):
+    import bench_gradcheck
+    import bench_tolerance
+    found = bench_tolerance.main(["--quick"])
+    assert found["runs"] == 40 and found["false_full"] == found["false_fast"] == 0
+    timed = bench_gradcheck.main(["--repeats", "1", "--input", "2", "--hidden", "2",
+                                  "--no-torch"])
+    assert timed["parameters"] == 48 and len(timed["tinyrnn"]) == 1
+    assert "tinyrnn.gradcheck_module (full)" in capsys.readouterr().out

@@ -315,10 +315,10 @@ def test_rel_error_of_non_finite_values_never_looks_small():
 
 
 # ---- fast mode: several directions ------------------------------------------------
-class TanhOnePercentOff(Tanh):
+class TanhTenthPercentHigh(Tanh):
     """Wrong by a factor: dx = dy * (1 - y**2) * FACTOR."""
 
-    FACTOR = 1.01
+    FACTOR = 1.001
 
     @classmethod
     def backward(cls, ctx, dy):
@@ -326,8 +326,8 @@ class TanhOnePercentOff(Tanh):
         return dy * (1 - y * y) * cls.FACTOR
 
 
-class TanhTwoPercentLow(TanhOnePercentOff):
-    FACTOR = 0.98
+class TanhFiftiethPercentLow(TanhTenthPercentHigh):
+    FACTOR = 0.9998
 
 
 def _recurrence(xs, w, bad_step=None, bad_op=None):
@@ -338,9 +338,9 @@ def _recurrence(xs, w, bad_step=None, bad_op=None):
     return h
 
 
-@pytest.mark.parametrize("bad_op", [TanhOnePercentOff, TanhTwoPercentLow])
+@pytest.mark.parametrize("bad_op", [TanhTenthPercentHigh, TanhFiftiethPercentLow])
 def test_fast_mode_default_directions_catch_a_small_error_in_one_step_of_200(bad_op):
-    """A 1-2% error in the backward of step 192 of a 200-step recurrence: one
+    """A 0.02-0.1% error in the backward of step 192 of a 200-step recurrence: one
     random direction lets it pass for most seeds, the default directions for none."""
     xs, w = randn(200, 3), randn(3, 3, scale=0.5)
     wrong = lambda a, b: _recurrence(a, b, bad_step=192, bad_op=bad_op)       # noqa: E731

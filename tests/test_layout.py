@@ -102,17 +102,20 @@ def test_ops_use_no_numpy_and_no_nn(path):
 
 
 LIBRARY = [p for p in sorted(PACKAGE.rglob("*.py"))
-           if p.relative_to(PACKAGE).parts[0] not in ("charlm", "__main__.py")]
-"""Every file of the library: all but the application and ``python -m tinyrnn``."""
+           if p.relative_to(PACKAGE).parts[0] not in ("charlm", "course", "__main__.py")]
+"""Every file of the library: all but the applications and ``python -m tinyrnn``."""
 
 OFF_THE_TRAINING_PATH = [p for p in files_in("charlm")
                          if p.relative_to(PACKAGE).parts[1] not in ("train", "cli.py")]
 """The char-LM files that load, sample and export a model."""
 
 NEVER_IMPORTED = [(p, "tinyrnn.charlm") for p in LIBRARY] + \
+                 [(p, "tinyrnn.course") for p in LIBRARY] + \
+                 [(p, "tinyrnn.charlm") for p in files_in("course")] + \
                  [(p, "tinyrnn.charlm.train") for p in OFF_THE_TRAINING_PATH]
-"""(file, package it must not import): the library never imports the char-LM
-application; loading, sampling and exporting a model never import the training run."""
+"""(file, package it must not import): the library never imports either application
+(the char-LM, the course kit), the course kit never imports the char-LM; loading,
+sampling and exporting a model never import the training run."""
 
 
 @pytest.mark.parametrize("path, forbidden", NEVER_IMPORTED,
@@ -259,10 +262,12 @@ def test_the_reading_path_sees_a_new_file():
 
 # ---- the top level shows the parts -------------------------------------------------------
 TOP_LEVEL = {"__init__.py", "__main__.py", "backend.py", "tensor.py", "autograd.py", "ops",
-             "nn", "optim.py", "check", "viz", "tasks.py", "utils", "charlm"}
+             "nn", "optim.py", "check", "viz", "tasks.py", "utils", "charlm", "course"}
 """The engine (backend, tensor, autograd), ops/, nn/, optim, gradient checking,
-looking inside, the papers' tasks, helpers, and the application. A new top-level
-entry must be added here, on purpose."""
+looking inside, the papers' tasks, helpers, and the two applications: the char-LM
+and the course kit (``course``: releasing and grading exercises is teaching
+built on the gradient checker, neither library nor language model, so it is a
+part of its own). A new top-level entry must be added here, on purpose."""
 
 
 def test_the_top_level_holds_the_parts_and_nothing_else():

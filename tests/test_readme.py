@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import tinyrnn.__main__  # noqa: F401,E402  (registers `course` beside the char-LM's commands)
 from tinyrnn.charlm.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -33,7 +33,8 @@ gradients of ``W.T`` would wait in memory to the very end.)
 Broadcasting is handled once, here: a gradient an op returns for a broadcast
 input is reduced with :func:`sum_to` (sum the leading axes broadcasting added,
 and the axes where the input had size 1) and its shape is asserted. No op
-repeats that logic.
+repeats that logic -- except inside :func:`exact_grad_shapes`, where the
+reduction is left to each backward, for teaching it.
 """
 from __future__ import annotations
 
@@ -45,9 +46,10 @@ import weakref
 from .backend import BackendError
 
 __all__ = ["Function", "no_grad", "enable_grad", "is_grad_enabled", "sum_to", "backward",
-           "recorded_nodes"]
+           "recorded_nodes", "exact_grad_shapes"]
 
 _grad_enabled = True
+_exact_grad_shapes = False           # see exact_grad_shapes()
 _node_count = itertools.count(1)     # sequence numbers of recorded nodes
 
 
@@ -81,6 +83,41 @@ def no_grad():
 def enable_grad():
     """Turn graph recording back on inside a ``no_grad`` block."""
     return _GradMode(True)
+
+
+@contextlib.contextmanager
+def exact_grad_shapes():
+    """Inside this block the engine reduces no broadcast gradient: every gradient a
+    ``backward`` returns must have exactly its input's shape.
+
+    Normally a ``Function`` may return, for an input that was broadcast, the
+    gradient of the broadcast result, and the engine sums it down with
+    :func:`sum_to`. Here that sum is the student's job: a gradient of shape
+    (B, H) for a bias of shape (H,) is refused with one error naming the op,
+    the input, the gradient's shape and the input's. (Only a shape that
+    differs is inspected, so the block costs nothing per op.)
+
+    >>> with tinyrnn.autograd.exact_grad_shapes():
+    ...     MyAdd.apply(x, bias).backward(u)     # MyAdd.backward must sum over the batch
+    """
+    global _exact_grad_shapes
+    previous, _exact_grad_shapes = _exact_grad_shapes, True
+    try:
+        yield
+    finally:
+        _exact_grad_shapes = previous
+
+
+def _refuse_shape(node, grads_in: tuple, grad, shape: tuple) -> None:
+    """The error of a wrong-shaped gradient inside exact_grad_shapes() (the first
+    needed input whose gradient's shape differs is the one being refused)."""
+    position = next(i for i, (x, g, need) in enumerate(zip(node.inputs, grads_in,
+                                                           node.needs_input_grad))
+                    if need and g is not None and g.shape != x.data.shape)
+    raise RuntimeError(f"{node.fn.__name__.lower()}: backward returned a gradient of shape "
+                       f"{tuple(grad.shape)} for its input {position} of shape {tuple(shape)}; "
+                       "inside exact_grad_shapes() the engine does not reduce broadcast "
+                       "gradients: sum over the axes that broadcasting added or stretched")
 
 
 def sum_to(xp, grad, shape: tuple, op: str = "sum_to"):
@@ -312,6 +349,8 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
             if not needed or g is None:
                 continue
             if g.shape != x.data.shape:
+                if _exact_grad_shapes:
+                    _refuse_shape(node, grads_in, g, x.data.shape)
                 g = sum_to(xp, g, x.data.shape, node.fn.__name__.lower())
             if x._node is None:                          # a leaf: into x.grad
                 if g.dtype != x.data.dtype:

@@ -27,14 +27,20 @@ from __future__ import annotations
 import inspect
 from typing import Callable, Sequence
 
-from .numeric import DEFAULT_DIRECTIONS, check_leaves, float64_copy, float64_parameters
+import numpy as np
+
+from .compare import check_leaves
+from ..backend import dtype_name
+from ..tensor import Tensor
+from .numeric import ATOL, DEFAULT_DIRECTIONS, RTOL, float64_copy, float64_parameters
 
 __all__ = ["gradcheck", "gradcheck_module"]
 
 
-def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1e-5,
-              rtol: float = 1e-3, seed: int = 0, fast: bool = False,
-              raise_exception: bool = True, directions: int = DEFAULT_DIRECTIONS) -> bool:
+def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = ATOL,
+              rtol: float = RTOL, seed: int = 0, fast: bool = False,
+              raise_exception: bool = True, directions: int = DEFAULT_DIRECTIONS,
+              sparse: int = 0) -> bool:
     """Compare backward's gradients of ``fn`` with central differences.
 
     Parameters
@@ -44,9 +50,10 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1
          It must be deterministic (reseed inside it if it draws random numbers).
     inputs : Tensors (those with ``requires_grad=True`` are checked) and constants.
          Floating tensors are **cast to float64 copies** for the check.
-    eps, atol, rtol : step and tolerances; element passes if
-         |analytic - numeric| <= atol + rtol * |numeric| (torch's rule). A NaN or
-         inf, analytic or numeric, always fails ("non-finite").
+    eps, atol, rtol : step and tolerances of the pass criterion, documented
+         once in :mod:`tinyrnn.check.numeric` (|analytic - numeric| <= atol +
+         rounding noise + rtol |numeric|, rtol 1e-5). A NaN or inf, analytic or
+         numeric, always fails ("non-finite").
     seed : seeds the random upstream gradient u (the checked scalar is
          sum(fn(x) * u)) and fast mode's directions.
     fast : instead of every element, compare directional derivatives of each
@@ -61,15 +68,46 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1
          to it, or swamped by the large entries. 8 cost 16 forwards per input,
          far fewer than the element-wise check for any real layer.
     raise_exception : when False, return False instead of raising.
+    sparse : when > 0, check only this many random elements of each input
+         (CS231n's ``grad_check_sparse``), for models too big for the full
+         check; every failing element is listed with both values.
 
-    Returns True, or raises :class:`GradcheckError` naming the input, the
-    index, the analytic and the numeric value.
+    Returns True, or raises :class:`GradcheckError` with one line per failing
+    input naming it, the index, the analytic and the numeric value, and what
+    went wrong where it can tell (a forward that modified an input in place,
+    a backward that returned None, float32 precision, a kink). Refuses, with a
+    TypeError or ValueError, what it cannot check: outputs that are not
+    Tensors, outputs that depend on no checked input, checked inputs that
+    cannot be float64.
     """
-    inputs = [float64_copy(x) for x in inputs]
+    inputs = checkable_inputs(inputs)
     checked = [i for i, x in enumerate(inputs) if getattr(x, "requires_grad", False)]
+    watch = [(f"input {i}", x) for i, x in enumerate(inputs)
+             if i not in checked and isinstance(x, (np.ndarray, Tensor))]
     return check_leaves(lambda: fn(*inputs), [inputs[i] for i in checked],
-                  [f"input {i}" for i in checked], raise_exception, eps=eps, atol=atol,
-                  rtol=rtol, seed=seed, fast=fast, directions=directions)
+                        [f"input {i}" for i in checked], raise_exception, eps=eps, atol=atol,
+                        rtol=rtol, seed=seed, fast=fast, directions=directions, sparse=sparse,
+                        watch=watch)
+
+
+def checkable_inputs(inputs: Sequence, who: str = "gradcheck") -> list:
+    """float64 copies of ``inputs`` (see :func:`float64_copy`); TypeError for a
+    checked input that cannot be float64, ValueError when nothing is checked."""
+    if isinstance(inputs, (Tensor, np.ndarray)) or not isinstance(inputs, (list, tuple)):
+        raise TypeError(f"{who}: inputs must be a list or tuple of the function's arguments; "
+                        f"got a {type(inputs).__name__} (write [x], not x)")
+    copies = [float64_copy(x) for x in inputs]
+    for i, x in enumerate(copies):
+        if isinstance(x, Tensor) and x.requires_grad and dtype_name(x.data.dtype) != "float64":
+            raise TypeError(f"{who}: input {i} is {dtype_name(x.data.dtype)} on backend {x.backend.name!r} and "
+                            "cannot be checked in float64; give a floating tensor on a "
+                            "backend with float64")
+    if not any(getattr(x, "requires_grad", False) for x in copies):
+        kinds = ", ".join(type(x).__name__ for x in inputs)
+        raise ValueError(f"{who}: no input has requires_grad=True, nothing to check (got "
+                         f"{kinds or 'no inputs'}); wrap what you want checked as "
+                         "tr.tensor(x, requires_grad=True)")
+    return copies
 
 
 def gradcheck_module(module, fn: Callable, inputs: Sequence, **options) -> bool:
