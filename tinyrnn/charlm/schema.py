@@ -18,7 +18,7 @@ import math
 import re
 from typing import Callable
 
-from .vocab import MAX_VOCAB
+from .model import MAX_VOCAB
 
 __all__ = ["MAX_HIDDEN", "MAX_LAYERS", "MAX_INNER_STEPS", "MAX_COUNT", "MAX_STATE_DEPTH",
            "MetaError", "check_meta", "integer", "number", "Field"]

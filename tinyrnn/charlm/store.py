@@ -50,10 +50,28 @@ def param_arrays(module) -> dict:
     return {f"param/{k}": v for k, v in module.state_dict().items()}
 
 
+LEGACY_ONE_HOT = "param/embedding.weight"  # the V x V identity older one-hot models stored
+
+
+def is_identity(table: np.ndarray) -> bool:
+    """Is a square ``table`` the identity (checked without building one)?"""
+    return table.ndim == 2 and table.shape[0] == table.shape[1] \
+        and bool(np.all(np.diagonal(table) == 1)) \
+        and int(np.count_nonzero(table)) == table.shape[0]
+
+
 def load_params(module, arrays: dict) -> None:
-    """Load the ``param/`` entries of a checkpoint's arrays into ``module``."""
-    module.load_state_dict({k[len("param/"):]: v for k, v in arrays.items()
-                            if k.startswith("param/")})
+    """Load the ``param/`` entries of a checkpoint's arrays into ``module``.
+
+    A one-hot model's checkpoint from an older tinyrnn also holds the V x V
+    identity it used as its input table; it is checked and left out."""
+    params = {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}
+    legacy = LEGACY_ONE_HOT[len("param/"):]
+    if legacy in params and getattr(module, "embedding_dim", 0) is None:
+        if not is_identity(params[legacy]):
+            raise ValueError(f"{LEGACY_ONE_HOT!r} of a one-hot model must be the identity")
+        del params[legacy]
+    module.load_state_dict(params)
 
 
 # ---------------------------------------------------------------------------
@@ -161,6 +179,8 @@ def expected_arrays(meta: dict, stored: dict) -> dict:
         if declared > budget:
             raise ValueError(f"its {prefix}* arrays declare {declared:,} bytes, more than "
                              f"the {budget:,} its model and step can need")
+    if config.get("embedding_dim") is None and LEGACY_ONE_HOT in stored:
+        params[LEGACY_ONE_HOT] = (None, (V, V))
     return {**params, "optim/*": (None, None), "state/*": (None, None),
             "history/*": (np.float64, (None,))}
 

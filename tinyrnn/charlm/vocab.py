@@ -10,7 +10,6 @@ import numpy as np
 from .errors import DataError, UnknownCharacters
 
 ENCODE_CHUNK = 1 << 18       # characters encoded at a time (~13 bytes each, transient)
-MAX_VOCAB = 65_536           # distinct characters a vocabulary (and a model) may have
 
 
 # ---------------------------------------------------------------------------
@@ -39,8 +38,6 @@ class CharVocab:
     chars : str or iterable of str
         A text, or any iterable of single characters. Duplicates are dropped
         and the rest sorted: ``CharVocab("hello")`` has ``chars == "ehlo"``.
-        At most :data:`MAX_VOCAB` (65,536) distinct characters: the model's
-        output layer has one row per character, so that is V x H weights.
 
     Examples
     --------
@@ -60,10 +57,6 @@ class CharVocab:
             raise DataError(f"CharVocab: expected single characters, got {bad[:5]!r}")
         if not unique:
             raise DataError("CharVocab: cannot build a vocabulary from an empty text")
-        if len(unique) > MAX_VOCAB:
-            raise DataError(f"CharVocab: {len(unique):,} distinct characters, more than "
-                            f"the {MAX_VOCAB:,} a vocabulary may hold (its model predicts "
-                            "one score per character)")
         surrogates = [c for c in unique if "\ud800" <= c <= "\udfff"]
         if surrogates:
             raise DataError(f"CharVocab: {surrogates[0]!r} is a lone UTF-16 surrogate, "

@@ -40,7 +40,7 @@ from ..vocab import CharVocab
 from .safetensors_file import BridgeError, read_header, read_tensors, write
 
 __all__ = ["TORCH_CELLS", "FORMAT", "load_charlm", "save_charlm", "charlm_checkpoint",
-           "torch_shapes", "check_torch_cell", "infer_config", "write_safetensors",
+           "torch_shapes", "torch_state_dict", "charlm_state_dict", "check_torch_cell", "infer_config", "write_safetensors",
            "export_safetensors", "model_from_safetensors",
            "checkpoint_from_safetensors", "import_safetensors"]
 
@@ -156,11 +156,30 @@ def _check_names(entries: dict, expected: dict, where: str) -> None:
 
 
 # ---- export and import --------------------------------------------------------------
+def torch_state_dict(model: CharLM) -> dict[str, np.ndarray]:
+    """``model``'s weights under PyTorch's names, shaped as :func:`torch_shapes` says.
+
+    A one-hot CharLM has no input table (:class:`~tinyrnn.charlm.model.OneHot`);
+    PyTorch's twin is an ``nn.Embedding(V, V)`` holding the identity, made here.
+    """
+    tensors = {k: np.asarray(v) for k, v in model.state_dict().items()}
+    if model.embedding_dim is None:
+        tensors["embedding.weight"] = np.eye(model.vocab_size, dtype=np.float32)
+    return tensors
+
+
+def charlm_state_dict(tensors: dict, config: dict) -> dict:
+    """The reverse of :func:`torch_state_dict`: a one-hot model's identity left out."""
+    if config.get("embedding_dim") is None:
+        return {k: v for k, v in tensors.items() if k != "embedding.weight"}
+    return dict(tensors)
+
+
 def write_safetensors(path: str, model: CharLM, vocab: CharVocab) -> None:
     """Write ``model``'s weights under PyTorch's names, config and vocab as metadata."""
     config = model.config()
     check_torch_cell(config, "the model")
-    tensors = {k: np.asarray(v) for k, v in model.state_dict().items()}
+    tensors = torch_state_dict(model)
     write(path, tensors, {"format": FORMAT, "vocab": vocab.chars,
                           "config": json.dumps(config, sort_keys=True)})
 
@@ -224,12 +243,11 @@ def model_from_safetensors(path: str, vocab_from: str | None = None
         raise BridgeError(f"{where}: the model predicts {config['vocab_size']} characters "
                           f"but the vocabulary has {len(vocab)}")
     tensors = read_tensors(path, entries)
-    V = config["vocab_size"]
-    if "embedding.weight" not in tensors:                 # fed one-hot vectors
-        tensors["embedding.weight"] = np.eye(V, dtype=np.float32)
-    elif config["embedding_dim"] is None and not np.array_equal(
-            tensors["embedding.weight"], np.eye(V)):
-        config["embedding_dim"] = V                      # a trained V x V table
+    if config["embedding_dim"] is None and "embedding.weight" in tensors:
+        if store.is_identity(tensors["embedding.weight"]):
+            del tensors["embedding.weight"]               # one-hot: no table needed
+        else:
+            config["embedding_dim"] = config["vocab_size"]    # a trained V x V table
     try:
         model = CharLM.from_config(config)
         model.load_state_dict(tensors)
