@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .. import nn, optim
+from ..utils.files import check_regular
 from ..utils.threads import check_threads
 from .bridge import BridgeError, checkpoint_from_safetensors
 from .errors import ModelFileError, OptionError, TrainError
@@ -299,10 +300,15 @@ def resolve_config(given: dict):
                       if k in BY_NAME and BY_NAME[k].merge == "run"})
         saved["data"] = meta["data"].get("path")
         saved["checkpoint_dir"] = os.path.dirname(os.path.abspath(meta["path"]))
-        if "data" not in given and saved["data"] and not os.path.isfile(saved["data"]):
+        if "data" not in given and saved["data"] and not os.path.lexists(saved["data"]):
             raise TrainError(f"{option} {source}: the run trained on {saved['data']!r}, "
                              "which does not exist (any more); give the same text's new "
                              "place as DATA")
+        if "data" not in given and saved["data"]:
+            try:
+                check_regular(saved["data"], "the run's text", TrainError)
+            except TrainError as e:
+                raise TrainError(f"{option} {source}: {e}; give the text as DATA") from None
     cfg = TrainConfig(**{**saved, **given})
     if how == "resume":
         cfg.init_from = meta["path"]

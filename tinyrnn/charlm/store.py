@@ -214,6 +214,11 @@ def read_checkpoint(path: str, resumable: bool = False) -> tuple[dict, dict]:
         check_meta(meta, resumable)
     except MetaError as e:
         raise ModelFileError(f"checkpoint {path!r}: {e}") from None
+    for key, array in arrays.items():            # the log may hold NaN (no validation)
+        if not key.startswith("history/") and array.dtype.kind in "fc" \
+                and not np.isfinite(array).all():
+            raise ModelFileError(f"checkpoint {path!r}: member {key!r} holds NaN or "
+                                 "infinite values; expected finite numbers")
     meta["path"] = path
     return arrays, meta
 
@@ -285,9 +290,29 @@ def hidden_state(arrays: dict, meta: dict, backend):
     return unflatten_state(meta.get("state_structure"), leaves)
 
 
-def history(arrays: dict, columns: tuple) -> dict:
-    """The log columns saved with the run (``step`` and ``epoch`` as ints)."""
-    h = {k: arrays[f"history/{k}"].tolist() for k in columns}
+def history(arrays: dict, columns: tuple, step: int) -> dict:
+    """The log columns saved with the run (``step`` and ``epoch`` as ints).
+
+    They must hold together, or resuming would copy a broken log into every
+    later checkpoint: every column present and of one length, at most one row
+    per step made, the steps increasing and none after ``step``. ValueError
+    (one line) otherwise.
+    """
+    missing = [k for k in columns if f"history/{k}" not in arrays]
+    if missing and len(missing) < len(columns):
+        raise ValueError(f"its history lacks the column(s) {', '.join(missing)}")
+    h = {k: arrays[f"history/{k}"].tolist() if not missing else [] for k in columns}
+    lengths = {k: len(v) for k, v in h.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError("its history columns have unequal lengths ("
+                         + ", ".join(f"{k} {n}" for k, n in lengths.items()) + ")")
+    steps = np.asarray(h["step"])
+    if len(steps) > step or not np.all(np.isfinite(steps)) or np.any(np.diff(steps) <= 0) \
+            or (len(steps) and (steps[0] < 1 or steps[-1] > step)):
+        raise ValueError(f"its history's step column is not increasing from 1 to at most "
+                         f"the checkpoint's step {step}")
     for key in ("step", "epoch"):
+        if not np.all(np.isfinite(h[key])):
+            raise ValueError(f"its history's {key} column holds NaN or infinite values")
         h[key] = [int(v) for v in h[key]]
     return h

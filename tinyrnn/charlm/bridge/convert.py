@@ -37,7 +37,7 @@ from ..errors import DataError
 from ..model import CharLM
 from ..textfile import load_text
 from ..vocab import CharVocab
-from .safetensors_file import BridgeError, read_header, read_tensors, write
+from .safetensors_file import BridgeError, open_safetensors, read_header, read_tensors, write
 
 __all__ = ["TORCH_CELLS", "FORMAT", "load_charlm", "save_charlm", "charlm_checkpoint",
            "torch_shapes", "torch_state_dict", "charlm_state_dict", "check_torch_cell", "infer_config", "write_safetensors",
@@ -219,17 +219,10 @@ def _vocabulary(metadata: dict, vocab_from: str | None, where: str) -> CharVocab
     return vocab
 
 
-def model_from_safetensors(path: str, vocab_from: str | None = None
-                           ) -> tuple[CharLM, CharVocab]:
-    """``(model, vocab)`` of a safetensors file written by export or by PyTorch.
-
-    The header is checked (:func:`~.safetensors_file.read_header`), then the
-    names and shapes against the config the shapes imply, before any tensor
-    is read; the model is rebuilt and loaded strictly. float64 weights are
-    stored as float32, the trainer's dtype.
-    """
-    where = f"safetensors file {os.fspath(path)!r}"
-    metadata, entries = read_header(path)
+def _config_and_vocab(metadata: dict, entries: dict, vocab_from: str | None, where: str
+                      ) -> tuple[dict, CharVocab]:
+    """The model's config (from the shapes and the 'config' metadata) and its
+    vocabulary, with every name and shape checked: nothing is read yet."""
     try:
         declared = json.loads(metadata.get("config", "{}"))
     except (ValueError, RecursionError):
@@ -242,7 +235,23 @@ def model_from_safetensors(path: str, vocab_from: str | None = None
     if len(vocab) != config["vocab_size"]:
         raise BridgeError(f"{where}: the model predicts {config['vocab_size']} characters "
                           f"but the vocabulary has {len(vocab)}")
-    tensors = read_tensors(path, entries)
+    return config, vocab
+
+
+def model_from_safetensors(path: str, vocab_from: str | None = None
+                           ) -> tuple[CharLM, CharVocab]:
+    """``(model, vocab)`` of a safetensors file written by export or by PyTorch.
+
+    The header is checked (:func:`~.safetensors_file.read_header`), then the
+    names and shapes against the config the shapes imply, before any tensor
+    is read; the model is rebuilt and loaded strictly. float64 weights are
+    stored as float32, the trainer's dtype.
+    """
+    where = f"safetensors file {os.fspath(path)!r}"
+    with open_safetensors(path) as f:                      # opened once
+        metadata, entries = read_header(path, f)
+        config, vocab = _config_and_vocab(metadata, entries, vocab_from, where)
+        tensors = read_tensors(path, entries, f)
     if config["embedding_dim"] is None and "embedding.weight" in tensors:
         if store.is_identity(tensors["embedding.weight"]):
             del tensors["embedding.weight"]               # one-hot: no table needed
@@ -251,7 +260,7 @@ def model_from_safetensors(path: str, vocab_from: str | None = None
     try:
         model = CharLM.from_config(config)
         model.load_state_dict(tensors)
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, DataError) as e:
         raise BridgeError(f"{where}: {e}") from None
     return model.eval(), vocab
 

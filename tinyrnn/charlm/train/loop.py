@@ -341,7 +341,7 @@ class Trainer:
             self.best_val = math.inf if best is None else float(best)
             set_rng_state(meta["rng_state"])
             self.state = store.hidden_state(arrays, meta, self.backend)
-            self.history = store.history(arrays, COLUMNS)
+            self.history = store.history(arrays, COLUMNS, self.step)
         except (KeyError, IndexError, ValueError, TypeError) as e:
             raise TrainError(f"checkpoint {meta['path']!r} cannot be resumed: {e}") from None
         layout = ("batch_size", "seq_length", "train_frac")
@@ -349,7 +349,21 @@ class Trainer:
             # Another batch layout: the step count goes on, the streams and
             # the carried state start over.
             self.state = None
+        self._check_state(meta["path"])
         self.last_saved = (meta["path"], self.step)
+
+    def _check_state(self, path: str) -> None:
+        """The resumed carried state must have the shapes and dtypes of this model's."""
+        if self.state is None:
+            return
+        want = store.flatten_state(self.model.initial_state(self.cfg.batch_size))
+        got = store.flatten_state(self.state)
+        shapes = [(t.shape, t.numpy().dtype) for t in got[0]]
+        if got[1] != want[1] or shapes != [(t.shape, t.numpy().dtype) for t in want[0]]:
+            raise TrainError(f"checkpoint {path!r} cannot be resumed: its carried state "
+                             f"(state/*: {[(s, str(d)) for s, d in shapes][:4]}) is not "
+                             f"the state of its {self.cfg.num_layers}-layer "
+                             f"{self.cfg.model} with --batch-size {self.cfg.batch_size}")
 
     # ---- log and plot ----------------------------------------------------------
     def write_log(self, plot: bool = True) -> None:
