@@ -90,7 +90,8 @@ OPTIONS = (
     Option("model", "lstm", "recurrent cell: rnn, lstm, gru, rwa (recurrent weighted "
            "average) or fw (fast weights)", check=one_of(MODELS), choices=MODELS,
            group="model", merge="model"),
-    Option("rnn_size", 128, "hidden units per layer", int, at_least(1, MAX_HIDDEN), metavar="H",
+    Option("rnn_size", 128, "hidden units per layer", int, at_least(1, MAX_HIDDEN),
+           metavar="H",
            group="model", merge="model"),
     Option("num_layers", 2, "stacked recurrent layers", int, at_least(1, MAX_LAYERS),
            metavar="L",
@@ -104,7 +105,8 @@ OPTIONS = (
     Option("batch_size", 50, "parallel streams of text per step", int, at_least(1, 10**6),
            metavar="B"),
     Option("optimizer", "adam", "update rule", check=one_of(OPTIMIZERS), choices=OPTIMIZERS),
-    Option("learning_rate", 2e-3, "initial learning rate", float, above(0, 1e308), metavar="LR"),
+    Option("learning_rate", 2e-3, "initial learning rate", float, above(0, 1e308),
+           metavar="LR"),
     Option("lr_decay", 0.97, "multiply the learning rate by F at the end of every epoch, "
            "from the --lr-decay-after'th on", float, fraction, metavar="F"),
     Option("lr_decay_after", 10, "start decaying when E epochs are complete, as "

@@ -36,7 +36,7 @@ from .vocab import CharVocab
 
 __all__ = ["KIND", "param_arrays", "load_params", "save_model", "save_run",
            "read_checkpoint", "build_model", "load_model", "describe", "architecture",
-           "optimizer_state", "hidden_state", "history", "flatten_state",
+           "optimizer_state", "hidden_state", "check_hidden_state", "history", "flatten_state",
            "unflatten_state", "get_backend_or_error", "ModelFileError"]
 
 KIND = "tinyrnn.charlm"
@@ -288,6 +288,21 @@ def hidden_state(arrays: dict, meta: dict, backend):
     count = sum(k.startswith("state/") for k in arrays)
     leaves = [tensor(arrays[f"state/{i}"], backend=backend) for i in range(count)]
     return unflatten_state(meta.get("state_structure"), leaves)
+
+
+def check_hidden_state(state, model: CharLM, cfg, path: str) -> None:
+    """A resumed carried state must have the structure, shapes and dtypes of the
+    state ``model`` starts with at ``cfg.batch_size`` (ModelFileError if not)."""
+    if state is None:
+        return
+    want_leaves, want = flatten_state(model.initial_state(cfg.batch_size))
+    got_leaves, got = flatten_state(state)
+    shapes = [(t.shape, str(t.numpy().dtype)) for t in got_leaves]
+    if got != want or shapes != [(t.shape, str(t.numpy().dtype)) for t in want_leaves]:
+        raise ModelFileError(f"checkpoint {path!r} cannot be resumed: its carried state "
+                             f"(state/*: {shapes[:4]}) is not the state of its "
+                             f"{cfg.num_layers}-layer {cfg.model} at --batch-size "
+                             f"{cfg.batch_size}")
 
 
 def history(arrays: dict, columns: tuple, step: int) -> dict:

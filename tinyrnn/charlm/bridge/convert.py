@@ -40,7 +40,8 @@ from ..vocab import CharVocab
 from .safetensors_file import BridgeError, open_safetensors, read_header, read_tensors, write
 
 __all__ = ["TORCH_CELLS", "FORMAT", "load_charlm", "save_charlm", "charlm_checkpoint",
-           "torch_shapes", "torch_state_dict", "charlm_state_dict", "check_torch_cell", "infer_config", "write_safetensors",
+           "torch_shapes", "torch_state_dict", "charlm_state_dict", "check_torch_cell",
+           "infer_config", "write_safetensors",
            "export_safetensors", "model_from_safetensors",
            "checkpoint_from_safetensors", "import_safetensors"]
 
