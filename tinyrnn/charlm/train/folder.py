@@ -100,7 +100,7 @@ def writing(path: str, last_saved: tuple | None):
     try:
         yield
     except OSError as e:
-        before = (f"the checkpoints saved before are intact (the last is {last_saved[0]}, "
-                  f"step {last_saved[1]})" if last_saved
-                  else "no checkpoint had been saved yet")
+        last = (f"the last is {last_saved[0]}, step {last_saved[1]}" if last_saved
+                else "no latest.npz had been saved yet")
+        before = f"the checkpoints saved before are intact ({last})"
         raise TrainError(f"cannot write {path!r}: {e.strerror or e}; {before}") from None
