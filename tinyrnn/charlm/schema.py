@@ -182,7 +182,13 @@ VOCAB = record({"type": Field(one_of("char")),
                                and 1 <= len(v) <= MAX_VOCAB
                                else f"text of 1 to {MAX_VOCAB:,} characters")})
 
-DATA = record({"path": Field(optional(text())),
+
+def file_path(v):
+    ok = isinstance(v, str) and 0 < len(v) <= 4096 and "\0" not in v
+    return None if ok else "a file path of at most 4096 characters"
+
+
+DATA = record({"path": Field(optional(file_path)),
                "sha256": Field(optional(text(64, "[0-9a-f]{64}"))),
                "chars": Field(integer(0, MAX_COUNT))})
 

@@ -2,7 +2,9 @@
 
 The zip directory, the JSON metadata member and every ``.npy`` header (NumPy
 reads one without its data) are checked -- names, dtypes, shapes, declared
-against actual sizes, caps -- before a byte of array data is read. Used by
+against actual sizes, caps -- before a byte of array data is read; arrays
+the caller does not ask for (``only``) are skipped unread. The file is
+opened once, after checking it is a regular file. Used by
 :func:`tinyrnn.checkpoint.load`, which sets the order; split from it to keep
 each file one idea.
 """
@@ -125,7 +127,7 @@ def _members(archive: zipfile.ZipFile, name: str, size: int, max_bytes: int, onl
                                   f"{info.compress_size:,} compressed bytes, more than "
                                   "deflate can produce: corrupted or crafted")
         members[key] = info
-        if only is None or key == META_KEY or _wanted({key: info}, only, name):
+        if key == META_KEY or _is_wanted(key, only):
             total += info.file_size
     if total > max_bytes:
         raise CheckpointError(f"checkpoint {name!r}: its members take {total:,} bytes "
@@ -281,13 +283,10 @@ def _expected_spec(expected, meta: dict, headers: dict, name: str) -> dict:
         raise CheckpointError(f"checkpoint {name!r} is inconsistent: {e}") from None
 
 
-def _wanted(members: dict, only, name: str) -> dict:
-    """The members whose names match a glob of ``only`` (all when None); the
-    others are never read, not even their headers."""
-    if only is None:
-        return members
-    return {key: info for key, info in members.items()
-            if any(fnmatch.fnmatchcase(key, pattern) for pattern in only)}
+def _is_wanted(key: str, only) -> bool:
+    """Does array ``key`` match a glob of ``only`` (every array does when None)?
+    The others are never read, not even their headers."""
+    return only is None or any(fnmatch.fnmatchcase(key, pattern) for pattern in only)
 
 
 def read_npz(name: str, expected, max_bytes: int, only=None
@@ -301,7 +300,7 @@ def read_npz(name: str, expected, max_bytes: int, only=None
             with zipfile.ZipFile(f) as archive:
                 members = _members(archive, name, size, max_bytes, only)
                 meta = _read_meta(archive, members, name)
-                members = _wanted(members, only, name)
+                members = {k: i for k, i in members.items() if _is_wanted(k, only)}
                 headers = {key: _read_header(archive, info, name)
                            for key, info in members.items()}
                 if expected is not None:
