@@ -91,11 +91,9 @@ OPTIONS = (
            "average) or fw (fast weights)", check=one_of(MODELS), choices=MODELS,
            group="model", merge="model"),
     Option("rnn_size", 128, "hidden units per layer", int, at_least(1, MAX_HIDDEN),
-           metavar="H",
-           group="model", merge="model"),
+           metavar="H", group="model", merge="model"),
     Option("num_layers", 2, "stacked recurrent layers", int, at_least(1, MAX_LAYERS),
-           metavar="L",
-           group="model", merge="model"),
+           metavar="L", group="model", merge="model"),
     Option("no_fused", False, "run the readable cells composed from engine ops instead "
            "of the fused per-layer kernels (same results, slower)", bool, group="model"),
     Option("dropout", 0.0, "dropout between the layers and before the output layer, 0 "
@@ -161,6 +159,7 @@ OPTIONS = (
            group="checkpoints and hardware", merge="session"),
 )
 BY_NAME = {o.name: o for o in OPTIONS}
+PATHS = ("data", "checkpoint_dir", "init_from", "finetune_from")    # files and folders
 
 TrainConfig = dataclasses.make_dataclass(
     "TrainConfig", [(o.name, o.type | None, dataclasses.field(default=o.default))
@@ -202,11 +201,10 @@ def check_config(cfg) -> None:
     if cfg.train_frac + cfg.val_frac > 1:
         raise OptionError(f"--train-frac {cfg.train_frac} plus --val-frac {cfg.val_frac} "
                           "is more than the whole text (their sum must be <= 1)")
-    for o in OPTIONS:                 # a path option given as "" names no file
-        value = getattr(cfg, o.name)
-        if o.metavar in ("DATA", "DIR", "CKPT") and isinstance(value, str) \
-                and not value.strip():
-            raise OptionError(f"{flag(o.name) if o.name != 'data' else 'DATA'} is empty; "
+    for name in PATHS:                # a path given as "" names no file or folder
+        value = getattr(cfg, name)
+        if isinstance(value, str) and not value.strip():
+            raise OptionError(f"{flag(name) if name != 'data' else 'DATA'} is empty; "
                               "expected a path")
     if cfg.init_from and cfg.finetune_from:
         raise OptionError("--init-from resumes a run and --finetune-from starts a new one "
