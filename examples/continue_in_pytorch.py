@@ -32,8 +32,9 @@ import sys
 import numpy as np
 
 import tinyrnn
-from tinyrnn.charlm.bridge import (BridgeError, check_torch_cell, load_charlm, save_charlm,
-                            write_safetensors)
+from tinyrnn.charlm.bridge import (BridgeError, charlm_state_dict, check_torch_cell,
+                                   load_charlm, save_charlm, torch_state_dict,
+                                   write_safetensors)
 from tinyrnn.utils.checkpoint import CheckpointError
 from tinyrnn.charlm import (CharVocab, DataError, batchify, bptt_batches, default_corpus,
                           load_text, split_ids)
@@ -144,14 +145,15 @@ def to_torch(model: CharLM, dtype: str):
     import torch
     net = torch_charlm(model.config()).to(getattr(torch, dtype))
     net.load_state_dict({k: torch.from_numpy(np.asarray(v, dtype=dtype))
-                         for k, v in model.state_dict().items()}, strict=True)
+                         for k, v in torch_state_dict(model).items()}, strict=True)
     return net
 
 
 def from_torch(net, config: dict) -> CharLM:
     """The tinyrnn CharLM holding a TorchCharLM's weights (float32)."""
     model = CharLM.from_config(config)
-    model.load_state_dict({k: v.detach().cpu().numpy() for k, v in net.state_dict().items()})
+    model.load_state_dict(charlm_state_dict(
+        {k: v.detach().cpu().numpy() for k, v in net.state_dict().items()}, config))
     return model.eval()
 
 

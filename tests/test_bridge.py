@@ -23,7 +23,7 @@ import tinyrnn
 from tinyrnn import viz
 from tinyrnn.charlm.cli import build_parser, main
 from tinyrnn.charlm.bridge import (BridgeError, load_charlm, model_from_safetensors, read_header,
-                            save_charlm, torch_shapes)
+                            save_charlm, torch_shapes, torch_state_dict)
 from tinyrnn.charlm.bridge.safetensors_file import require_safetensors
 from tinyrnn.charlm import CharLM, CharVocab
 
@@ -113,7 +113,8 @@ def logits_both_ways(torch, model: CharLM, net, ids: np.ndarray):
 ])
 def test_torch_shapes_are_the_charlms(config):
     model = CharLM(**config)
-    assert torch_shapes(model.config()) == {k: v.shape for k, v in model.state_dict().items()}
+    assert torch_shapes(model.config()) == {k: v.shape
+                                            for k, v in torch_state_dict(model).items()}
 
 
 # ---- export: into PyTorch ----------------------------------------------------------------

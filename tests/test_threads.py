@@ -227,10 +227,12 @@ def test_the_command_lines_refuse_a_bad_count(tmp_path, capsys):
     assert main(["train", str(tmp_path / "t.txt"), "--threads", "0",
                  "--checkpoint-dir", str(tmp_path / "ck")]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
-        "python -m tinyrnn train: error: --threads must be 'auto' or a whole number >= 1, "
+        "python -m tinyrnn train: error: --threads must be 'auto' or a whole number in "
+        "[1, 1024], "
         "got '0'"]
     assert not (tmp_path / "ck").exists()
     assert main(["sample", str(tmp_path / "none.npz"), "--threads", "x"]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
-        "python -m tinyrnn sample: error: --threads must be 'auto' or a whole number >= 1, "
+        "python -m tinyrnn sample: error: --threads must be 'auto' or a whole number in "
+        "[1, 1024], "
         "got 'x'"]

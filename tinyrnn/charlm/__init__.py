@@ -6,6 +6,7 @@
 ``textfile.py``     UTF-8 text read a piece at a time; the default corpus
 ``data.py``         ids split and laid out as streams, cut into (T, B) chunks
 ``model.py``        ``CharLM``: embedding (or one-hot) -> recurrent layers -> decoder
+``schema.py``       the checkpoint's metadata: a type and a range for every field
 ``store.py``        the model file: save, read, check and load a checkpoint
 ``sample.py``       generating text: temperature or argmax, with a prime
 ``ngram.py``        a Kneser-Ney character n-gram, the baseline to beat

@@ -10,6 +10,8 @@ traceback. Exit status (:data:`.errors.EXIT_CODES`):
     2    the command line is wrong: an unknown option or value, an option out of range
     3    training diverged (the loss or the gradient became NaN or infinite)
     130  stopped by Ctrl-C (the message says which checkpoint is the last one)
+    143  stopped by SIGTERM (``kill``, ``timeout``, a job scheduler): ``train``
+         saves first, as for a first Ctrl-C
 
 Subcommands are registered in :data:`COMMANDS` (name -> (add_parser, run)),
 so a new one is a function pair and one :func:`register` call.
@@ -58,9 +60,9 @@ def _train_parser(sub) -> None:
         epilog="Resuming: --init-from DIR/latest.npz continues a run exactly, in DIR, "
                "on the same text; options you leave out are taken from the checkpoint. "
                "--finetune-from CKPT starts a new run from a checkpoint's weights. "
-               "Ctrl-C stops after the current step and saves. Exit status: 0 done, "
-               "1 bad data / checkpoint / folder / machine, 2 bad command line, "
-               "3 diverged, 130 Ctrl-C.")
+               "Ctrl-C or SIGTERM stops after the current step and saves. Exit status: "
+               "0 done, 1 bad data / checkpoint / folder / machine, 2 bad command line, "
+               "3 diverged, 130 Ctrl-C, 143 SIGTERM.")
     add_options(p)
 
 

@@ -45,4 +45,5 @@ EXIT_CODES = {
     "usage": 2,          # the command line is wrong: argparse's errors and our option checks
     "diverged": 3,       # the loss or the gradient became NaN / infinite
     "interrupted": 130,  # Ctrl-C (128 + SIGINT, the shell's convention)
+    "terminated": 143,   # SIGTERM, after saving as for a first Ctrl-C (128 + SIGTERM)
 }

@@ -17,30 +17,37 @@ How each option meets a checkpoint (``merge``):
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass
 from typing import Callable
 
 from .. import nn, optim
+from ..utils.files import check_regular
 from ..utils.threads import check_threads
 from .bridge import BridgeError, checkpoint_from_safetensors
-from .errors import OptionError, TrainError
+from .errors import ModelFileError, OptionError, TrainError
+from .schema import MAX_COUNT, MAX_HIDDEN, MAX_LAYERS
 from .store import architecture, read_checkpoint
 
 __all__ = ["Option", "OPTIONS", "TrainConfig", "check_config", "add_options",
-           "resolve_config", "Start", "MODELS", "OPTIMIZERS", "flag"]
+           "resolve_config", "Start", "MODELS", "OPTIMIZERS", "flag", "check_saved"]
 
 MODELS = nn.cell_names(paper_models=False)
 OPTIMIZERS = tuple(optim.OPTIMIZERS)
 
 
 # ---- checks: each returns what was expected, or None when the value is fine ----
-def at_least(low) -> Callable:
-    return lambda v: None if v >= low else f"must be >= {low}"
+# Every number must also be finite (see check_config); the upper ends are
+# what a run can use (a bigger value is a typo, or an attack on the machine).
+def at_least(low, high=MAX_COUNT) -> Callable:
+    return lambda v: None if low <= v <= high else \
+        f"must be >= {low}" if v < low else f"must be <= {high:,}"
 
 
-def above(low) -> Callable:
-    return lambda v: None if v > low else f"must be > {low}"
+def above(low, high) -> Callable:
+    return lambda v: None if low < v <= high else \
+        f"must be > {low}" if v <= low else f"must be <= {high:g}"
 
 
 def in_range(low, high, closed_high=False) -> Callable:
@@ -83,34 +90,36 @@ OPTIONS = (
     Option("model", "lstm", "recurrent cell: rnn, lstm, gru, rwa (recurrent weighted "
            "average) or fw (fast weights)", check=one_of(MODELS), choices=MODELS,
            group="model", merge="model"),
-    Option("rnn_size", 128, "hidden units per layer", int, at_least(1), metavar="H",
-           group="model", merge="model"),
-    Option("num_layers", 2, "stacked recurrent layers", int, at_least(1), metavar="L",
-           group="model", merge="model"),
+    Option("rnn_size", 128, "hidden units per layer", int, at_least(1, MAX_HIDDEN),
+           metavar="H", group="model", merge="model"),
+    Option("num_layers", 2, "stacked recurrent layers", int, at_least(1, MAX_LAYERS),
+           metavar="L", group="model", merge="model"),
     Option("no_fused", False, "run the readable cells composed from engine ops instead "
            "of the fused per-layer kernels (same results, slower)", bool, group="model"),
     Option("dropout", 0.0, "dropout between the layers and before the output layer, 0 "
            "for none", float, in_range(0, 1), metavar="P", group="model"),
     Option("seq_length", 50, "steps of backpropagation through time per chunk", int,
-           at_least(1), metavar="T"),
-    Option("batch_size", 50, "parallel streams of text per step", int, at_least(1),
+           at_least(1, 10**6), metavar="T"),
+    Option("batch_size", 50, "parallel streams of text per step", int, at_least(1, 10**6),
            metavar="B"),
     Option("optimizer", "adam", "update rule", check=one_of(OPTIMIZERS), choices=OPTIMIZERS),
-    Option("learning_rate", 2e-3, "initial learning rate", float, above(0), metavar="LR"),
+    Option("learning_rate", 2e-3, "initial learning rate", float, above(0, 1e308),
+           metavar="LR"),
     Option("lr_decay", 0.97, "multiply the learning rate by F at the end of every epoch, "
            "from the --lr-decay-after'th on", float, fraction, metavar="F"),
     Option("lr_decay_after", 10, "start decaying when E epochs are complete, as "
-           "char-rnn's learning_rate_decay_after", int, at_least(0), metavar="E"),
+           "char-rnn's learning_rate_decay_after", int, at_least(0, 10**9), metavar="E"),
     Option("grad_clip", 5.0, "rescale the gradients when their global L2 norm exceeds "
-           "C; 0 turns clipping off", float, at_least(0), metavar="C"),
+           "C; 0 turns clipping off", float, at_least(0, 1e30), metavar="C"),
     Option("max_epochs", 50, "stop after E passes over the training text", int,
-           at_least(1), metavar="E"),
+           at_least(1, 10**9), metavar="E"),
     Option("max_steps", None, "stop when N updates have been made in total, counting "
            "those of a resumed run", int, at_least(0), metavar="N"),
     Option("max_time", None, "stop after the step during which this much training time "
-           "(in this session) has passed, then validate and save", float, above(0),
+           "(in this session) has passed, then validate and save", float, above(0, 1e9),
            metavar="SECONDS", merge="session"),
-    Option("seed", 123, "random seed for the initial weights, dropout and samples", int),
+    Option("seed", 123, "random seed for the initial weights, dropout and samples", int,
+           at_least(0, 2**32 - 1)),
     Option("train_frac", 0.95, "fraction of the text to train on", float, fraction,
            metavar="F", group="data split and evaluation"),
     Option("val_frac", 0.05, "fraction after it for validation, 0 for none (then there "
@@ -123,7 +132,8 @@ OPTIONS = (
            "steps, and at the end", int, at_least(1), metavar="N",
            group="data split and evaluation"),
     Option("sample_length", 200, "characters in the sample printed at each validation, "
-           "0 for none", int, at_least(0), metavar="N", group="data split and evaluation"),
+           "0 for none", int, at_least(0, 10**7), metavar="N",
+           group="data split and evaluation"),
     Option("checkpoint_dir", "checkpoints", "the run's folder: latest.npz, best.npz, "
            "log.csv and loss.png; a run holds a lock on it while it trains (default "
            "when resuming: the folder of the --init-from checkpoint)", metavar="DIR",
@@ -149,6 +159,7 @@ OPTIONS = (
            group="checkpoints and hardware", merge="session"),
 )
 BY_NAME = {o.name: o for o in OPTIONS}
+PATHS = ("data", "checkpoint_dir", "init_from", "finetune_from")    # files and folders
 
 TrainConfig = dataclasses.make_dataclass(
     "TrainConfig", [(o.name, o.type | None, dataclasses.field(default=o.default))
@@ -162,21 +173,56 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def _problem(o: Option, value) -> str | None:
+    """What is wrong with ``value`` for option ``o`` (its type, finiteness, range)."""
+    if o.type is bool:
+        return None if isinstance(value, bool) else "must be true or false"
+    if o.type is int and (not isinstance(value, int) or isinstance(value, bool)):
+        return "must be a whole number"
+    if o.type is float:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return "must be a number"
+        if not math.isfinite(value):
+            return "must be a finite number"
+    if o.type is str and o.check is not check_threads and not isinstance(value, str):
+        return "must be text"
+    return o.check(value) if o.check is not None else None
+
+
 def check_config(cfg) -> None:
-    """Each option against its check, then the pairs; OptionError naming the flags."""
+    """Each option against its type and check, then the pairs; OptionError naming the flags."""
     for o in OPTIONS:
         value = getattr(cfg, o.name)
         if value is None:
             continue
-        problem = o.check(value) if o.check is not None else None
+        problem = _problem(o, value)
         if problem:
             raise OptionError(f"{flag(o.name)} {problem}, got {value!r}")
     if cfg.train_frac + cfg.val_frac > 1:
         raise OptionError(f"--train-frac {cfg.train_frac} plus --val-frac {cfg.val_frac} "
                           "is more than the whole text (their sum must be <= 1)")
+    for name in PATHS:                # a path given as "" names no file or folder
+        value = getattr(cfg, name)
+        if isinstance(value, str) and not value.strip():
+            raise OptionError(f"{flag(name) if name != 'data' else 'DATA'} is empty; "
+                              "expected a path")
     if cfg.init_from and cfg.finetune_from:
         raise OptionError("--init-from resumes a run and --finetune-from starts a new one "
                           "from a checkpoint's weights: give one of them")
+
+
+def check_saved(saved: dict, where: str) -> None:
+    """A checkpoint's stored options (its ``train`` meta) against the same table:
+    unknown names and bad values are a ModelFileError naming the file and the field."""
+    unknown = sorted(set(saved) - set(BY_NAME), key=str)
+    if unknown:
+        raise ModelFileError(f"{where}: metadata field 'train.{unknown[0]}' is unknown; "
+                             "expected only the options of `python -m tinyrnn train`")
+    for name, value in saved.items():
+        problem = None if value is None else _problem(BY_NAME[name], value)
+        if problem:
+            raise ModelFileError(f"{where}: metadata field 'train.{name}' is "
+                                 f"{str(value)[:60]!r}; the option {flag(name)} {problem}")
 
 
 def add_options(parser) -> None:
@@ -247,15 +293,22 @@ def resolve_config(given: dict):
     if clash:
         raise OptionError(f"{option} {source}: the checkpoint holds another model: "
                           + "; ".join(clash) + ". Leave these options out to use it")
+    if "train" in meta:
+        check_saved(meta["train"], f"checkpoint {meta['path']!r}")
     if how == "resume":
         saved.update({k: v for k, v in meta["train"].items()
                       if k in BY_NAME and BY_NAME[k].merge == "run"})
         saved["data"] = meta["data"].get("path")
         saved["checkpoint_dir"] = os.path.dirname(os.path.abspath(meta["path"]))
-        if "data" not in given and saved["data"] and not os.path.isfile(saved["data"]):
+        if "data" not in given and saved["data"] and not os.path.lexists(saved["data"]):
             raise TrainError(f"{option} {source}: the run trained on {saved['data']!r}, "
                              "which does not exist (any more); give the same text's new "
                              "place as DATA")
+        if "data" not in given and saved["data"]:
+            try:
+                check_regular(saved["data"], "the run's text", TrainError)
+            except TrainError as e:
+                raise TrainError(f"{option} {source}: {e}; give the text as DATA") from None
     cfg = TrainConfig(**{**saved, **given})
     if how == "resume":
         cfg.init_from = meta["path"]

@@ -31,11 +31,12 @@ from ..nn.state import flatten_state, unflatten_state
 from ..utils import checkpoint
 from .errors import DataError, ModelFileError
 from .model import CharLM
+from .schema import MetaError, check_meta
 from .vocab import CharVocab
 
 __all__ = ["KIND", "param_arrays", "load_params", "save_model", "save_run",
            "read_checkpoint", "build_model", "load_model", "describe", "architecture",
-           "optimizer_state", "hidden_state", "history", "flatten_state",
+           "optimizer_state", "hidden_state", "check_hidden_state", "history", "flatten_state",
            "unflatten_state", "get_backend_or_error", "ModelFileError"]
 
 KIND = "tinyrnn.charlm"
@@ -49,10 +50,28 @@ def param_arrays(module) -> dict:
     return {f"param/{k}": v for k, v in module.state_dict().items()}
 
 
+LEGACY_ONE_HOT = "param/embedding.weight"  # the V x V identity older one-hot models stored
+
+
+def is_identity(table: np.ndarray) -> bool:
+    """Is a square ``table`` the identity (checked without building one)?"""
+    return table.ndim == 2 and table.shape[0] == table.shape[1] \
+        and bool(np.all(np.diagonal(table) == 1)) \
+        and int(np.count_nonzero(table)) == table.shape[0]
+
+
 def load_params(module, arrays: dict) -> None:
-    """Load the ``param/`` entries of a checkpoint's arrays into ``module``."""
-    module.load_state_dict({k[len("param/"):]: v for k, v in arrays.items()
-                            if k.startswith("param/")})
+    """Load the ``param/`` entries of a checkpoint's arrays into ``module``.
+
+    A one-hot model's checkpoint from an older tinyrnn also holds the V x V
+    identity it used as its input table; it is checked and left out."""
+    params = {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}
+    legacy = LEGACY_ONE_HOT[len("param/"):]
+    if legacy in params and getattr(module, "embedding_dim", 0) is None:
+        if not is_identity(params[legacy]):
+            raise ValueError(f"{LEGACY_ONE_HOT!r} of a one-hot model must be the identity")
+        del params[legacy]
+    module.load_state_dict(params)
 
 
 # ---------------------------------------------------------------------------
@@ -116,62 +135,90 @@ def _missing_best(path: str) -> str | None:
     return None
 
 
+MODEL_PARTS = ("param/*",)        # what sampling, export and fine-tuning read
+RUN_PARTS = ("param/*", "optim/*", "state/*", "history/*")
+OPTIMIZER_BUFFERS = 2             # Adam's m and v: the most any optimizer keeps
+
+
 def expected_arrays(meta: dict, stored: dict) -> dict:
     """What a char-LM checkpoint must hold, computed from its own config.
 
     ``checkpoint.load`` calls this after reading the meta and the arrays'
-    headers, before any data: ``param/*`` must be exactly the parameters of
-    the model the config describes. The config's sizes are first bounded by
-    the stored parameters (every cell has at least H x H weights per layer),
-    so a config claiming a huge model cannot make us build one.
+    headers, before any data. The meta is checked field by field first
+    (:func:`~.schema.check_meta`), then ``param/*`` must be exactly the
+    parameters of the model the config describes, and the rest is bounded by
+    what that model needs: ``optim/*`` holds at most :data:`OPTIMIZER_BUFFERS`
+    arrays per parameter, each of its shape; ``state/*`` at most one (B, H, H)
+    array per layer and state tensor (fast weights' memory, the largest);
+    ``history/*`` one float64 per step in each column. So a file's cost is
+    proportional to the model it describes, whatever it declares.
     """
     if meta.get("kind") != KIND or not isinstance(meta.get("model"), dict):
         return {"*": (None, None)}           # read_checkpoint refuses it by name
+    check_meta(meta)
     config = meta["model"]
-    V, H, L = (config.get(k) for k in ("vocab_size", "hidden_size", "num_layers"))
+    V, H, L = (config[k] for k in ("vocab_size", "hidden_size", "num_layers"))
     E = config.get("embedding_dim") or V
-    if not all(isinstance(x, int) and x >= 1 for x in (V, H, L, E)):
-        raise ValueError(f"its model config {str(config)[:80]} lacks positive sizes")
     stored_bytes = sum(h.nbytes for k, h in stored.items() if k.startswith("param/"))
-    least = 4 * (L * H * H + V * E + V * H)
+    least = 4 * (L * H * H + V * H)
     if least > stored_bytes:
         raise ValueError(f"its config describes at least {least:,} bytes of parameters, "
                          f"but it stores {stored_bytes:,}")
     model = CharLM.from_config(config)
-    spec = {f"param/{k}": (p.numpy().dtype, p.shape) for k, p in model.named_parameters()}
-    spec.update({"optim/*": (None, None), "state/*": (None, None),
-                 "history/*": (np.float64, (None,))})
-    return spec
+    params = {f"param/{k}": (p.numpy().dtype, p.shape) for k, p in model.named_parameters()}
+    param_bytes = sum(math.prod(shape) * dtype.itemsize for dtype, shape in params.values())
+    batch = (meta.get("train") or {}).get("batch_size", 1)
+    batch = batch if isinstance(batch, int) and 0 < batch <= 10**6 else 1
+    budgets = {"optim/": OPTIMIZER_BUFFERS * param_bytes + 64,
+               "state/": 8 * L * 4 * batch * (H * H + H),
+               "history/": 8 * (meta.get("step", 0) + 1)}
+    for prefix, budget in budgets.items():
+        arrays = {k: h for k, h in stored.items() if k.startswith(prefix)}
+        declared = (max((h.nbytes for h in arrays.values()), default=0)
+                    if prefix == "history/" else sum(h.nbytes for h in arrays.values()))
+        if declared > budget:
+            raise ValueError(f"its {prefix}* arrays declare {declared:,} bytes, more than "
+                             f"the {budget:,} its model and step can need")
+    if config.get("embedding_dim") is None and LEGACY_ONE_HOT in stored:
+        params[LEGACY_ONE_HOT] = (None, (V, V))
+    return {**params, "optim/*": (None, None), "state/*": (None, None),
+            "history/*": (np.float64, (None,))}
 
 
 def read_checkpoint(path: str, resumable: bool = False) -> tuple[dict, dict]:
     """Load a char-LM checkpoint: ``(arrays, meta)``, or a ModelFileError naming the file.
 
     ``path`` may be a directory, meaning its ``latest.npz``. ``resumable``
-    asks for a training run's checkpoint (see the module docstring).
-    ``meta["path"]`` is set to the file read.
+    asks for a training run's checkpoint (see the module docstring) and
+    reads every part; otherwise only the weights (``param/*``) are read, the
+    rest of the file stays untouched. The meta is checked field by field
+    (:mod:`.schema`). ``meta["path"]`` is set to the file read.
     """
     if os.path.isdir(path):
         path = os.path.join(path, "latest.npz")
-    if not os.path.exists(path) and _missing_best(path):
+    if not os.path.lexists(path) and _missing_best(path):
         raise ModelFileError(_missing_best(path))
     try:
-        arrays, meta = checkpoint.load(path, expected=expected_arrays)
+        arrays, meta = checkpoint.load(path, expected=expected_arrays,
+                                       only=RUN_PARTS if resumable else MODEL_PARTS)
     except checkpoint.CheckpointError as e:
         raise ModelFileError(str(e)) from None
     if meta.get("kind") != KIND:
         raise ModelFileError(f"checkpoint {path!r} is not a tinyrnn char-LM checkpoint "
                          f"(kind {meta.get('kind')!r})")
-    needed = (("model", dict), ("vocab", (dict, str)))
-    if resumable:
-        needed += (("train", dict), ("step", int))
-    for key, kind in needed:
-        if not isinstance(meta.get(key), kind):
-            raise ModelFileError(f"checkpoint {path!r} lacks a valid {key!r} in its metadata")
     if resumable and not isinstance(meta.get("data"), dict):
         raise ModelFileError(f"checkpoint {path!r} holds a model but no training run to "
                          "resume (or one written by an older tinyrnn); start a new run "
                          f"from its weights with --finetune-from {path}")
+    try:
+        check_meta(meta, resumable)
+    except MetaError as e:
+        raise ModelFileError(f"checkpoint {path!r}: {e}") from None
+    for key, array in arrays.items():            # the log may hold NaN (no validation)
+        if not key.startswith("history/") and array.dtype.kind in "fc" \
+                and not np.isfinite(array).all():
+            raise ModelFileError(f"checkpoint {path!r}: member {key!r} holds NaN or "
+                                 "infinite values; expected finite numbers")
     meta["path"] = path
     return arrays, meta
 
@@ -243,9 +290,44 @@ def hidden_state(arrays: dict, meta: dict, backend):
     return unflatten_state(meta.get("state_structure"), leaves)
 
 
-def history(arrays: dict, columns: tuple) -> dict:
-    """The log columns saved with the run (``step`` and ``epoch`` as ints)."""
-    h = {k: arrays[f"history/{k}"].tolist() for k in columns}
+def check_hidden_state(state, model: CharLM, cfg, path: str) -> None:
+    """A resumed carried state must have the structure, shapes and dtypes of the
+    state ``model`` starts with at ``cfg.batch_size`` (ModelFileError if not)."""
+    if state is None:
+        return
+    want_leaves, want = flatten_state(model.initial_state(cfg.batch_size))
+    got_leaves, got = flatten_state(state)
+    shapes = [(t.shape, str(t.numpy().dtype)) for t in got_leaves]
+    if got != want or shapes != [(t.shape, str(t.numpy().dtype)) for t in want_leaves]:
+        raise ModelFileError(f"checkpoint {path!r} cannot be resumed: its carried state "
+                             f"(state/*: {shapes[:4]}) is not the state of its "
+                             f"{cfg.num_layers}-layer {cfg.model} at --batch-size "
+                             f"{cfg.batch_size}")
+
+
+def history(arrays: dict, columns: tuple, step: int) -> dict:
+    """The log columns saved with the run (``step`` and ``epoch`` as ints).
+
+    They must hold together, or resuming would copy a broken log into every
+    later checkpoint: every column present and of one length, at most one row
+    per step made, the steps increasing and none after ``step``. ValueError
+    (one line) otherwise.
+    """
+    missing = [k for k in columns if f"history/{k}" not in arrays]
+    if missing and len(missing) < len(columns):
+        raise ValueError(f"its history lacks the column(s) {', '.join(missing)}")
+    h = {k: arrays[f"history/{k}"].tolist() if not missing else [] for k in columns}
+    lengths = {k: len(v) for k, v in h.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError("its history columns have unequal lengths ("
+                         + ", ".join(f"{k} {n}" for k, n in lengths.items()) + ")")
+    steps = np.asarray(h["step"])
+    if len(steps) > step or not np.all(np.isfinite(steps)) or np.any(np.diff(steps) <= 0) \
+            or (len(steps) and (steps[0] < 1 or steps[-1] > step)):
+        raise ValueError(f"its history's step column is not increasing from 1 to at most "
+                         f"the checkpoint's step {step}")
     for key in ("step", "epoch"):
+        if not np.all(np.isfinite(h[key])):
+            raise ValueError(f"its history's {key} column holds NaN or infinite values")
         h[key] = [int(v) for v in h[key]]
     return h

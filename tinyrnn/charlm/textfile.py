@@ -10,6 +10,7 @@ from typing import Iterator
 
 import numpy as np
 
+from ..utils.files import open_regular
 from .errors import DataError
 from .vocab import CharVocab, code_points
 
@@ -19,9 +20,17 @@ READ_CHUNK = 1 << 20         # bytes read (and checked) at a time from a text fi
 # ---------------------------------------------------------------------------
 # Text files and the default corpus
 # ---------------------------------------------------------------------------
+def open_text(path: str | os.PathLike):
+    """Open a text file the user named: a regular file, opened once, or a
+    DataError naming it (a named pipe, a device or a symlink loop too)."""
+    return open_regular(path, "data file", DataError)
+
+
 def _read_text(path: str | os.PathLike, max_chars: int | None = None,
-               chunk_bytes: int = READ_CHUNK) -> Iterator[str]:
-    """Decode a UTF-8 file piece by piece, checking each piece as it is read.
+               chunk_bytes: int = READ_CHUNK, file=None) -> Iterator[str]:
+    """Decode a UTF-8 file piece by piece from its start, checking each piece
+    as it is read; ``file`` is the file already open (:func:`open_text`), else
+    ``path`` is opened.
 
     Yields the text in pieces, ``max_chars`` characters in all (None: the
     whole file), and reads only the bytes these need (at most one chunk of
@@ -33,30 +42,31 @@ def _read_text(path: str | os.PathLike, max_chars: int | None = None,
     name = os.fspath(path)
     if max_chars is not None and max_chars < 1:
         raise DataError(f"max_chars must be >= 1, got {max_chars}")
-    if not os.path.exists(name):
-        raise DataError(f"data file {name!r} does not exist")
-    if os.path.isdir(name):
-        raise DataError(f"data file {name!r} is a directory, expected a text file")
+    if file is None:
+        with open_text(name) as f:
+            yield from _read_text(name, max_chars, chunk_bytes, f)
+        return
+    f = file
     decoder = codecs.getincrementaldecoder("utf-8")()
     chars, offset = 0, 0             # characters yielded; file offset of the next read
     try:
-        with open(name, "rb") as f:
-            while max_chars is None or chars < max_chars:
-                raw = f.read(max(chunk_bytes, 4))
-                start, offset = offset, offset + len(raw)
-                if start == 0 and raw.startswith(codecs.BOM_UTF8):
-                    raw, start = raw[3:], 3
-                text, problem = _decode_piece(decoder, raw, start, name)
-                if max_chars is not None and chars + len(text) >= max_chars:
-                    yield text[:max_chars - chars]
-                    return
-                if problem:
-                    raise problem
-                if text:
-                    chars += len(text)
-                    yield text
-                if not raw and offset == start:     # end of file
-                    break
+        f.seek(0)
+        while max_chars is None or chars < max_chars:
+            raw = f.read(max(chunk_bytes, 4))
+            start, offset = offset, offset + len(raw)
+            if start == 0 and raw.startswith(codecs.BOM_UTF8):
+                raw, start = raw[3:], 3
+            text, problem = _decode_piece(decoder, raw, start, name)
+            if max_chars is not None and chars + len(text) >= max_chars:
+                yield text[:max_chars - chars]
+                return
+            if problem:
+                raise problem
+            if text:
+                chars += len(text)
+                yield text
+            if not raw and offset == start:     # end of file
+                break
     except OSError as e:
         raise DataError(f"data file {name!r} cannot be read: {e.strerror or e}") from None
     if chars == 0:
@@ -99,7 +109,8 @@ def load_text(path: str | os.PathLike, max_chars: int | None = None) -> str:
         file, a binary file (a NUL byte) or bytes that are not UTF-8 (with the
         byte offset of the first bad byte).
     """
-    return "".join(_read_text(path, max_chars))
+    with open_text(path) as f:
+        return "".join(_read_text(path, max_chars, file=f))
 
 
 def load_ids(path: str | os.PathLike, max_chars: int | None = None,
@@ -136,22 +147,24 @@ def load_ids(path: str | os.PathLike, max_chars: int | None = None,
         As :func:`load_text`; characters outside ``vocab``; a file that
         changed between the two passes.
     """
-    present, count = np.zeros(sys.maxunicode + 1, dtype=bool), 0   # by code point
-    for piece in _read_text(path, max_chars):
-        present[code_points(piece)] = True
-        count += len(piece)
-    seen = set(map(chr, np.flatnonzero(present)))
-    if vocab is None:
-        vocab = CharVocab(seen)
-    elif not seen <= set(vocab.chars):
-        raise vocab._unknown(seen - set(vocab.chars), what or f"data file {path!r}")
-    ids, filled = np.empty(count, dtype=vocab.id_dtype), 0
-    try:
-        for piece in _read_text(path, max_chars):
-            ids[filled:filled + len(piece)] = vocab.encode(piece, dtype=ids.dtype)
-            filled += len(piece)
-    except (DataError, ValueError):
-        filled = -1
+    name = os.fspath(path)
+    with open_text(name) as f:               # opened once; the second pass seeks back
+        present, count = np.zeros(sys.maxunicode + 1, dtype=bool), 0   # by code point
+        for piece in _read_text(name, max_chars, file=f):
+            present[code_points(piece)] = True
+            count += len(piece)
+        seen = set(map(chr, np.flatnonzero(present)))
+        if vocab is None:
+            vocab = CharVocab(seen)
+        elif not seen <= set(vocab.chars):
+            raise vocab._unknown(seen - set(vocab.chars), what or f"data file {path!r}")
+        ids, filled = np.empty(count, dtype=vocab.id_dtype), 0
+        try:
+            for piece in _read_text(name, max_chars, file=f):
+                ids[filled:filled + len(piece)] = vocab.encode(piece, dtype=ids.dtype)
+                filled += len(piece)
+        except (DataError, ValueError):
+            filled = -1
     if filled != count:
         raise DataError(f"data file {os.fspath(path)!r} changed while it was being read")
     return ids, vocab

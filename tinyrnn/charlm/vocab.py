@@ -57,6 +57,10 @@ class CharVocab:
             raise DataError(f"CharVocab: expected single characters, got {bad[:5]!r}")
         if not unique:
             raise DataError("CharVocab: cannot build a vocabulary from an empty text")
+        surrogates = [c for c in unique if "\ud800" <= c <= "\udfff"]
+        if surrogates:
+            raise DataError(f"CharVocab: {surrogates[0]!r} is a lone UTF-16 surrogate, "
+                            "not a character (no UTF-8 text holds one)")
         self._chars = "".join(unique)
         self._codes = code_points(self._chars)     # sorted code points
         self._index = {c: i for i, c in enumerate(self._chars)}

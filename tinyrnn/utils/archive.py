@@ -2,7 +2,9 @@
 
 The zip directory, the JSON metadata member and every ``.npy`` header (NumPy
 reads one without its data) are checked -- names, dtypes, shapes, declared
-against actual sizes, caps -- before a byte of array data is read. Used by
+against actual sizes, caps -- before a byte of array data is read; arrays
+the caller does not ask for (``only``) are skipped unread. The file is
+opened once, after checking it is a regular file. Used by
 :func:`tinyrnn.checkpoint.load`, which sets the order; split from it to keep
 each file one idea.
 """
@@ -16,8 +18,11 @@ import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
+
+from .files import open_regular
 
 FORMAT = "tinyrnn-checkpoint"
 VERSION = 1
@@ -67,16 +72,12 @@ def _one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
-def _check_file(name: str) -> int:
-    """The size of the file ``name``, once it is known to exist and look like a zip."""
-    if not os.path.exists(name):
-        raise CheckpointError(f"checkpoint {name!r} does not exist")
-    if os.path.isdir(name):
-        raise CheckpointError(f"checkpoint {name!r} is a directory, expected an .npz file")
+def _check_file(f: BinaryIO, name: str) -> int:
+    """The size of the open file ``f`` (``name``), once it is known to look like a zip."""
     try:
-        with open(name, "rb") as f:
-            magic = f.read(4)
-            size = f.seek(0, os.SEEK_END)
+        magic = f.read(4)
+        size = f.seek(0, os.SEEK_END)
+        f.seek(0)
     except OSError as e:
         raise CheckpointError(f"checkpoint {name!r} cannot be read ({_one_line(e)})") from None
     if not magic:
@@ -87,7 +88,7 @@ def _check_file(name: str) -> int:
     return size
 
 
-def _members(archive: zipfile.ZipFile, name: str, size: int, max_bytes: int
+def _members(archive: zipfile.ZipFile, name: str, size: int, max_bytes: int, only=None
              ) -> dict[str, zipfile.ZipInfo]:
     """Array name -> zip entry, after checking names, compression and sizes.
 
@@ -126,7 +127,8 @@ def _members(archive: zipfile.ZipFile, name: str, size: int, max_bytes: int
                                   f"{info.compress_size:,} compressed bytes, more than "
                                   "deflate can produce: corrupted or crafted")
         members[key] = info
-        total += info.file_size
+        if key == META_KEY or _is_wanted(key, only):
+            total += info.file_size
     if total > max_bytes:
         raise CheckpointError(f"checkpoint {name!r}: its members take {total:,} bytes "
                               f"unpacked, more than the limit of {max_bytes:,} "
@@ -281,22 +283,34 @@ def _expected_spec(expected, meta: dict, headers: dict, name: str) -> dict:
         raise CheckpointError(f"checkpoint {name!r} is inconsistent: {e}") from None
 
 
-def read_npz(name: str, expected, max_bytes: int) -> tuple[dict[str, np.ndarray], dict]:
+def _is_wanted(key: str, only) -> bool:
+    """Does array ``key`` match a glob of ``only`` (every array does when None)?
+    The others are never read, not even their headers."""
+    return only is None or any(fnmatch.fnmatchcase(key, pattern) for pattern in only)
+
+
+def read_npz(name: str, expected, max_bytes: int, only=None
+             ) -> tuple[dict[str, np.ndarray], dict]:
     """The checks and the read behind :func:`tinyrnn.checkpoint.load`, in its order."""
-    size = _check_file(name)
-    try:
-        with open(name, "rb") as f, zipfile.ZipFile(f) as archive:
-            members = _members(archive, name, size, max_bytes)
-            meta = _read_meta(archive, members, name)
-            headers = {key: _read_header(archive, info, name)
-                       for key, info in members.items()}
-            if expected is not None:
-                _check_expected(headers, _expected_spec(expected, meta, headers, name), name)
-            arrays = {key: _read_data(archive, info, name, headers[key])
-                      for key, info in members.items()}
-    except CheckpointError:
-        raise
-    except _DAMAGE as e:
-        raise CheckpointError(f"checkpoint {name!r} is truncated or corrupted "
-                              f"({_one_line(e)})") from None
+    if os.path.isdir(name):
+        raise CheckpointError(f"checkpoint {name!r} is a directory, expected an .npz file")
+    with open_regular(name, "checkpoint", CheckpointError) as f:     # opened once
+        size = _check_file(f, name)
+        try:
+            with zipfile.ZipFile(f) as archive:
+                members = _members(archive, name, size, max_bytes, only)
+                meta = _read_meta(archive, members, name)
+                members = {k: i for k, i in members.items() if _is_wanted(k, only)}
+                headers = {key: _read_header(archive, info, name)
+                           for key, info in members.items()}
+                if expected is not None:
+                    spec = _expected_spec(expected, meta, headers, name)
+                    _check_expected(headers, spec, name)
+                arrays = {key: _read_data(archive, info, name, headers[key])
+                          for key, info in members.items()}
+        except CheckpointError:
+            raise
+        except _DAMAGE as e:
+            raise CheckpointError(f"checkpoint {name!r} is truncated or corrupted "
+                                  f"({_one_line(e)})") from None
     return arrays, meta

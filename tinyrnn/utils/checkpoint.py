@@ -179,8 +179,8 @@ def save(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dict | No
                 np.lib.format.write_array(entry, array, allow_pickle=False)
 
 
-def load(path: str | os.PathLike, expected=None, max_bytes: int = MAX_BYTES
-         ) -> tuple[dict[str, np.ndarray], dict]:
+def load(path: str | os.PathLike, expected=None, max_bytes: int = MAX_BYTES,
+         only: tuple[str, ...] | None = None) -> tuple[dict[str, np.ndarray], dict]:
     """Read a checkpoint written by :func:`save`, checking everything before allocating.
 
     The order is what makes a hostile file cheap to refuse:
@@ -205,7 +205,11 @@ def load(path: str | os.PathLike, expected=None, max_bytes: int = MAX_BYTES
         ``[`` are glob patterns and optional; other names are required, and a
         stored array that nothing covers is refused.
     max_bytes : int
-        Cap on the total size of the arrays (default 8 GiB).
+        Cap on the total size of the arrays read (default 8 GiB).
+    only : tuple of glob patterns, optional
+        Read only the arrays whose names match one (``("param/*",)``); the
+        others are skipped unread -- neither header nor data is decompressed,
+        so they cost nothing. None reads every array.
 
     Returns
     -------
@@ -217,10 +221,11 @@ def load(path: str | os.PathLike, expected=None, max_bytes: int = MAX_BYTES
     Raises
     ------
     CheckpointError
-        One line naming the file (and the member): missing, a directory, empty,
+        One line naming the file (and the member): missing, a directory, a
+        special file (a named pipe, a device, a symlink loop), empty,
         not an npz, truncated or corrupted, a pickled object, a header that
         promises other sizes than the member holds, over a limit, missing or
         invalid metadata, an unknown format version, not what ``expected`` says.
         The file is only read, never changed.
     """
-    return read_npz(os.fspath(path), expected, max_bytes)
+    return read_npz(os.fspath(path), expected, max_bytes, only)

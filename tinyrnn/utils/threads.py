@@ -37,18 +37,21 @@ import time
 from collections import deque
 
 __all__ = ["set_num_threads", "num_threads", "blas_threads", "check_threads",
-           "ThreadTuner", "cores"]
+           "ThreadTuner", "cores", "MAX_THREADS"]
+
+MAX_THREADS = 1024       # more BLAS threads than any machine has cores is a typo
 
 
 def check_threads(value) -> str | None:
-    """What is wrong with a thread setting (``"auto"`` or a count >= 1), or None."""
+    """What is wrong with a thread setting (``"auto"`` or a count in [1, MAX_THREADS]),
+    or None."""
     if value == "auto":
         return None
     try:
-        ok = not isinstance(value, (float, bool)) and int(value) >= 1
+        ok = not isinstance(value, (float, bool)) and 1 <= int(value) <= MAX_THREADS
     except (TypeError, ValueError):
         ok = False
-    return None if ok else "must be 'auto' or a whole number >= 1"
+    return None if ok else f"must be 'auto' or a whole number in [1, {MAX_THREADS}]"
 
 
 def _count(value) -> int:

@@ -18,10 +18,11 @@ layer-norm cells). Writing needs the ``safetensors`` package
 """
 from .convert import (TORCH_CELLS, check_torch_cell, checkpoint_from_safetensors,
                      export_safetensors, import_safetensors, load_charlm,
-                     model_from_safetensors, save_charlm, torch_shapes, write_safetensors)
+                     model_from_safetensors, save_charlm, torch_shapes, torch_state_dict,
+                     charlm_state_dict, write_safetensors)
 from .safetensors_file import BridgeError, read_header
 
 __all__ = ["BridgeError", "TORCH_CELLS", "check_torch_cell",
            "checkpoint_from_safetensors", "export_safetensors", "import_safetensors",
            "load_charlm", "model_from_safetensors", "read_header", "save_charlm",
-           "torch_shapes", "write_safetensors"]
+           "torch_shapes", "torch_state_dict", "charlm_state_dict", "write_safetensors"]

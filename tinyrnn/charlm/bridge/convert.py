@@ -37,10 +37,11 @@ from ..errors import DataError
 from ..model import CharLM
 from ..textfile import load_text
 from ..vocab import CharVocab
-from .safetensors_file import BridgeError, read_header, read_tensors, write
+from .safetensors_file import BridgeError, open_safetensors, read_header, read_tensors, write
 
 __all__ = ["TORCH_CELLS", "FORMAT", "load_charlm", "save_charlm", "charlm_checkpoint",
-           "torch_shapes", "check_torch_cell", "infer_config", "write_safetensors",
+           "torch_shapes", "torch_state_dict", "charlm_state_dict", "check_torch_cell",
+           "infer_config", "write_safetensors",
            "export_safetensors", "model_from_safetensors",
            "checkpoint_from_safetensors", "import_safetensors"]
 
@@ -156,11 +157,30 @@ def _check_names(entries: dict, expected: dict, where: str) -> None:
 
 
 # ---- export and import --------------------------------------------------------------
+def torch_state_dict(model: CharLM) -> dict[str, np.ndarray]:
+    """``model``'s weights under PyTorch's names, shaped as :func:`torch_shapes` says.
+
+    A one-hot CharLM has no input table (:class:`~tinyrnn.charlm.model.OneHot`);
+    PyTorch's twin is an ``nn.Embedding(V, V)`` holding the identity, made here.
+    """
+    tensors = {k: np.asarray(v) for k, v in model.state_dict().items()}
+    if model.embedding_dim is None:
+        tensors["embedding.weight"] = np.eye(model.vocab_size, dtype=np.float32)
+    return tensors
+
+
+def charlm_state_dict(tensors: dict, config: dict) -> dict:
+    """The reverse of :func:`torch_state_dict`: a one-hot model's identity left out."""
+    if config.get("embedding_dim") is None:
+        return {k: v for k, v in tensors.items() if k != "embedding.weight"}
+    return dict(tensors)
+
+
 def write_safetensors(path: str, model: CharLM, vocab: CharVocab) -> None:
     """Write ``model``'s weights under PyTorch's names, config and vocab as metadata."""
     config = model.config()
     check_torch_cell(config, "the model")
-    tensors = {k: np.asarray(v) for k, v in model.state_dict().items()}
+    tensors = torch_state_dict(model)
     write(path, tensors, {"format": FORMAT, "vocab": vocab.chars,
                           "config": json.dumps(config, sort_keys=True)})
 
@@ -200,17 +220,10 @@ def _vocabulary(metadata: dict, vocab_from: str | None, where: str) -> CharVocab
     return vocab
 
 
-def model_from_safetensors(path: str, vocab_from: str | None = None
-                           ) -> tuple[CharLM, CharVocab]:
-    """``(model, vocab)`` of a safetensors file written by export or by PyTorch.
-
-    The header is checked (:func:`~.safetensors_file.read_header`), then the
-    names and shapes against the config the shapes imply, before any tensor
-    is read; the model is rebuilt and loaded strictly. float64 weights are
-    stored as float32, the trainer's dtype.
-    """
-    where = f"safetensors file {os.fspath(path)!r}"
-    metadata, entries = read_header(path)
+def _config_and_vocab(metadata: dict, entries: dict, vocab_from: str | None, where: str
+                      ) -> tuple[dict, CharVocab]:
+    """The model's config (from the shapes and the 'config' metadata) and its
+    vocabulary, with every name and shape checked: nothing is read yet."""
     try:
         declared = json.loads(metadata.get("config", "{}"))
     except (ValueError, RecursionError):
@@ -223,17 +236,32 @@ def model_from_safetensors(path: str, vocab_from: str | None = None
     if len(vocab) != config["vocab_size"]:
         raise BridgeError(f"{where}: the model predicts {config['vocab_size']} characters "
                           f"but the vocabulary has {len(vocab)}")
-    tensors = read_tensors(path, entries)
-    V = config["vocab_size"]
-    if "embedding.weight" not in tensors:                 # fed one-hot vectors
-        tensors["embedding.weight"] = np.eye(V, dtype=np.float32)
-    elif config["embedding_dim"] is None and not np.array_equal(
-            tensors["embedding.weight"], np.eye(V)):
-        config["embedding_dim"] = V                      # a trained V x V table
+    return config, vocab
+
+
+def model_from_safetensors(path: str, vocab_from: str | None = None
+                           ) -> tuple[CharLM, CharVocab]:
+    """``(model, vocab)`` of a safetensors file written by export or by PyTorch.
+
+    The header is checked (:func:`~.safetensors_file.read_header`), then the
+    names and shapes against the config the shapes imply, before any tensor
+    is read; the model is rebuilt and loaded strictly. float64 weights are
+    stored as float32, the trainer's dtype.
+    """
+    where = f"safetensors file {os.fspath(path)!r}"
+    with open_safetensors(path) as f:                      # opened once
+        metadata, entries = read_header(path, f)
+        config, vocab = _config_and_vocab(metadata, entries, vocab_from, where)
+        tensors = read_tensors(path, entries, f)
+    if config["embedding_dim"] is None and "embedding.weight" in tensors:
+        if store.is_identity(tensors["embedding.weight"]):
+            del tensors["embedding.weight"]               # one-hot: no table needed
+        else:
+            config["embedding_dim"] = config["vocab_size"]    # a trained V x V table
     try:
         model = CharLM.from_config(config)
         model.load_state_dict(tensors)
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, DataError) as e:
         raise BridgeError(f"{where}: {e}") from None
     return model.eval(), vocab
 

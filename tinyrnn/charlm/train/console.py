@@ -6,6 +6,9 @@
   run: the last step, the last epoch, or ``--max-time``, whichever comes first.
 * **Ctrl-C** once: finish what is running, save, stop. Twice: stop at once;
   the message then says which checkpoint is the last one (or that none is).
+  **SIGTERM** (what ``kill``, ``timeout`` and job schedulers send) is treated
+  as a first Ctrl-C: the run saves and stops (exit status 143); a second
+  signal of either kind stops it at once.
 """
 from __future__ import annotations
 
@@ -110,26 +113,32 @@ def _progress_bar(total: int, initial: int):
 
 
 class GracefulInterrupt:
-    """While active, the first Ctrl-C calls ``on_first()`` (which asks the loop to
-    stop and says what will be saved); a second one raises KeyboardInterrupt."""
+    """While active, the first Ctrl-C (SIGINT) or SIGTERM calls ``on_first(signum)``
+    (which asks the loop to stop and says what will be saved); a second one
+    raises KeyboardInterrupt."""
+
+    SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM")
+                    if hasattr(signal, name))
 
     def __init__(self, on_first):
-        self.on_first, self.previous, self.pressed = on_first, None, False
+        self.on_first, self.previous, self.pressed = on_first, {}, False
 
     def _handler(self, signum, frame):
         if self.pressed:
             raise KeyboardInterrupt
         self.pressed = True
-        self.on_first()
+        self.on_first(signum)
 
     def __enter__(self):
         try:
-            self.previous = signal.signal(signal.SIGINT, self._handler)
-        except ValueError:          # not the main thread: leave Ctrl-C alone
-            self.previous = None
+            for signum in self.SIGNALS:
+                self.previous[signum] = signal.signal(signum, self._handler)
+        except ValueError:          # not the main thread: leave the signals alone
+            self.previous = {}
         return self
 
     def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for signum, previous in self.previous.items():
+            signal.signal(signum, previous)
+        self.previous = {}
         return False

@@ -21,6 +21,7 @@ from ..data import batchify, split_ids
 from ..textfile import default_corpus, load_ids
 from ..vocab import CharVocab
 from ..errors import TrainError, UnknownCharacters
+from ..model import MAX_VOCAB
 
 __all__ = ["CharData", "prepare_data", "fingerprint"]
 
@@ -82,6 +83,10 @@ def prepare_data(cfg, vocab: CharVocab | None = None, same_as: dict | None = Non
                          "chars, by content); resuming needs the same text. To train "
                          "these weights on this text, start a new run with "
                          f"--finetune-from {same_as['checkpoint']}")
+    if len(vocab) > MAX_VOCAB:
+        raise TrainError(f"{where} has {len(vocab):,} distinct characters, more than the "
+                         f"{MAX_VOCAB:,} a model may predict (its logits are --batch-size "
+                         "x --seq-length x characters floats per step)")
     train, val, _ = split_ids(ids, cfg.train_frac, cfg.val_frac)
     val = val[:cfg.val_max_chars]
     B, T = cfg.batch_size, cfg.seq_length

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import sys
 import time
 
@@ -40,13 +41,13 @@ from ...utils.malloc import keep_freed_memory
 from ...utils.threads import ThreadTuner
 from .. import store
 from ..data import bptt_batches, num_bptt_batches
-from ..errors import Diverged, Interrupted, TrainError
+from ..errors import EXIT_CODES, Diverged, Interrupted, TrainError
 from ..model import CharLM
 from ..options import Start, check_config
 from ..vocab import CharVocab
 from .console import Console, GracefulInterrupt
 from .corpus import prepare_data
-from .folder import RunFolder
+from .folder import RunFolder, writing
 from .history import COLUMNS, plot_losses, write_csv
 
 __all__ = ["Trainer", "PLOT_EVERY"]
@@ -109,12 +110,15 @@ class Trainer:
             self.total_steps = min(self.total_steps, cfg.max_steps)
         self._plotted_at = (-math.inf, None)     # (time, step) of the last plot
         self._said_no_plot = False      # told the user matplotlib is missing
-        self.stop_reason = None         # "interrupt" (Ctrl-C) or "time" (--max-time)
+        self.stop_reason = None         # "interrupt" (Ctrl-C), "terminate" (SIGTERM), "time"
         self.phase = "setup"            # "step" or "evaluate": what a Ctrl-C interrupts
 
         here = resuming and _same_folder(os.path.dirname(start.meta["path"]),
                                          cfg.checkpoint_dir)
         self.folder = RunFolder(cfg.checkpoint_dir, continuing=here, overwrite=cfg.overwrite)
+        if self.folder.removed:
+            self.say(f"removed {len(self.folder.removed)} temporary file(s) a killed save "
+                     f"left in {cfg.checkpoint_dir}: {', '.join(self.folder.removed)}")
         if not os.path.exists(self.folder.file("best.npz")):
             self.best_val = math.inf    # best.npz is the best of what this folder saw
 
@@ -185,8 +189,9 @@ class Trainer:
     def run(self) -> int:
         """Train until --max-steps / --max-epochs / --max-time; returns an exit code.
 
-        0: finished; 130: stopped by Ctrl-C (after saving). Divergence raises
-        Diverged; a second Ctrl-C raises Interrupted, saying what is on disk.
+        0: finished; 130: stopped by Ctrl-C, 143: by SIGTERM (both after saving).
+        Divergence raises Diverged; a second Ctrl-C raises Interrupted, saying
+        what is on disk.
         """
         cfg = self.cfg
         self.console = Console(self.out, self.total_steps, self.step, cfg.max_time)
@@ -257,7 +262,8 @@ class Trainer:
             self.console.close()
             self.folder.release()
         self._say_where_it_is()
-        return 130 if self.stop_reason == "interrupt" else 0
+        return {"interrupt": EXIT_CODES["interrupted"],
+                "terminate": EXIT_CODES["terminated"]}.get(self.stop_reason, 0)
 
     def _say_where_it_is(self) -> None:
         best = (f"; best validation {self.best_val:.4f} nats/char"
@@ -269,12 +275,14 @@ class Trainer:
             self.say("(no best.npz: --val-frac 0 leaves no validation text to choose a "
                      "best model by; sample from latest.npz)")
 
-    def _on_ctrl_c(self) -> None:
-        """The first Ctrl-C: finish what is running, then save and stop."""
-        self.stop_reason = "interrupt"
+    def _on_ctrl_c(self, signum: int = signal.SIGINT) -> None:
+        """The first Ctrl-C (or SIGTERM): finish what is running, then save and stop."""
+        term = signum == getattr(signal, "SIGTERM", None)
+        self.stop_reason = "terminate" if term else "interrupt"
         what = "step" if self.phase == "step" else "evaluation"
-        self.say(f"\nCtrl-C: finishing this {what}, then saving and stopping (the last "
-                 "line says which step was saved; press again to quit at once)")
+        self.say(f"\n{'SIGTERM' if term else 'Ctrl-C'}: finishing this {what}, then "
+                 "saving and stopping (the last line says which step was saved; "
+                 f"{'a second signal stops' if term else 'press again to quit'} at once)")
 
     def _record(self, loss: float, chars_per_sec: float, seconds: float) -> None:
         h = self.history
@@ -326,9 +334,10 @@ class Trainer:
                 "epoch": self.epoch, "position": self.step % self.chunks_per_epoch,
                 "best_val": self.best_val if math.isfinite(self.best_val) else None,
                 "rng_state": get_rng_state()}
-        store.save_run(path, self.model, self.vocab,
-                       optimizer_state=self.optimizer.state_dict(), state=self.state,
-                       history=self.history, meta=meta)
+        with writing(path, self.last_saved):
+            store.save_run(path, self.model, self.vocab,
+                           optimizer_state=self.optimizer.state_dict(), state=self.state,
+                           history=self.history, meta=meta)
 
     def _restore(self, arrays: dict, meta: dict) -> None:
         """Load optimizer, step, RNG, hidden state and history from a checkpoint."""
@@ -341,7 +350,7 @@ class Trainer:
             self.best_val = math.inf if best is None else float(best)
             set_rng_state(meta["rng_state"])
             self.state = store.hidden_state(arrays, meta, self.backend)
-            self.history = store.history(arrays, COLUMNS)
+            self.history = store.history(arrays, COLUMNS, self.step)
         except (KeyError, IndexError, ValueError, TypeError) as e:
             raise TrainError(f"checkpoint {meta['path']!r} cannot be resumed: {e}") from None
         layout = ("batch_size", "seq_length", "train_frac")
@@ -349,16 +358,19 @@ class Trainer:
             # Another batch layout: the step count goes on, the streams and
             # the carried state start over.
             self.state = None
+        store.check_hidden_state(self.state, self.model, self.cfg, meta["path"])
         self.last_saved = (meta["path"], self.step)
 
     # ---- log and plot ----------------------------------------------------------
     def write_log(self, plot: bool = True) -> None:
         """``log.csv`` (and ``loss.png`` if ``plot``) in the run's folder."""
-        write_csv(self.history, self.folder.file("log.csv"))
+        with writing(self.folder.file("log.csv"), self.last_saved):
+            write_csv(self.history, self.folder.file("log.csv"))
         if plot:
-            drawn = plot_losses(self.history, self.folder.file("loss.png"),
-                                title=f"{self.cfg.num_layers}-layer {self.cfg.model}, "
-                                      f"{self.cfg.rnn_size} units")
+            with writing(self.folder.file("loss.png"), self.last_saved):
+                drawn = plot_losses(self.history, self.folder.file("loss.png"),
+                                    title=f"{self.cfg.num_layers}-layer {self.cfg.model}, "
+                                          f"{self.cfg.rnn_size} units")
             if not drawn and not self._said_no_plot:
                 self._said_no_plot = True
                 self.say(f"(no loss.png: plotting needs matplotlib, {install_hint('plot')}; "
