@@ -11,7 +11,8 @@ import tinyrnn as tr
 from tinyrnn.charlm import CharLM, CharVocab, sample
 from tinyrnn.charlm import beam as beam_module
 from tinyrnn.charlm.beam import beam_search
-from tinyrnn.charlm.sample import generate, next_char_probs
+from tinyrnn.charlm.next_char import next_char_probs
+from tinyrnn.charlm.sample import generate
 
 
 def tiny_model(V: int, seed: int, scale: float = 3.0) -> tuple[CharLM, CharVocab]:

@@ -7,7 +7,9 @@
 ``data.py``         ids split and laid out as streams, cut into (T, B) chunks
 ``model.py``        ``CharLM``: embedding (or one-hot) -> recurrent layers -> decoder
 ``store.py``        the model file: save, read, check and load a checkpoint
-``sample.py``       generating text: temperature or argmax, with a prime
+``sample.py``       generating text: temperature, argmax, top-k, top-p, with a prime
+``beam.py``         beam search: the most probable continuation among N beams
+``next_char.py``    one step: the next-character distribution, argument checks
 ``ngram.py``        a Kneser-Ney character n-gram, the baseline to beat
 ``options.py``      the ``train`` options in one table -> ``TrainConfig``, argparse
 ``train/``          the training run: loop, its text, folder, log, console

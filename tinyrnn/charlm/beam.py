@@ -25,7 +25,7 @@ import numpy as np
 from ..autograd import no_grad
 from ..nn.state import map_state
 from ..tensor import Tensor
-from .sample import check_prime, check_sampling, step_logits
+from .next_char import check_prime, check_sampling, step_logits
 
 __all__ = ["beam_search", "best_candidates", "MAX_BEAM_LENGTH"]
 

@@ -29,7 +29,8 @@ from .errors import (EXIT_CODES, DataError, Diverged, Interrupted, ModelFileErro
                      TrainError, UnknownCharacters)
 from .options import add_options, resolve_config
 from .beam import MAX_BEAM_LENGTH
-from .sample import check_sampling, generate, sample
+from .next_char import check_sampling
+from .sample import generate, sample
 from .store import load_model
 
 EXPECTED_ERRORS = (TrainError, DataError, ModelFileError, CheckpointError, BackendError,
