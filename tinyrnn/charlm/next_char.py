@@ -17,7 +17,7 @@ import numpy as np
 from ..tensor import Tensor
 from .errors import ModelFileError
 
-__all__ = ["next_char_probs", "check_sampling", "check_prime", "step_logits"]
+__all__ = ["next_char_probs", "check_sampling", "check_prime", "step_logits", "require_finite"]
 
 
 def next_char_probs(logits, temperature: float = 1.0, top_k: int | None = None,
@@ -92,11 +92,18 @@ def step_logits(model, ids, state):
     backend = next(iter(model.parameters())).backend
     logits, state = model(Tensor(np.asarray(ids, dtype=np.int64), backend=backend), state)
     last = logits.numpy()[-1].astype(np.float64)
-    if not np.isfinite(last).all():
-        bad = [name for name, p in model.named_parameters()
-               if not np.isfinite(p.numpy()).all()]
-        raise ModelFileError(
-            "the model's weights are not finite (NaN or inf in "
-            + (", ".join(bad[:3]) if bad else "none of its parameters: its state") + "); "
-            "it cannot be sampled or scored; use a checkpoint from before training diverged")
+    require_finite(model, last)
     return last, state
+
+
+def require_finite(model, outputs: np.ndarray) -> None:
+    """ModelFileError naming the weights that are not finite, if ``outputs``
+    (what the model computed) holds NaN or inf; a model with finite weights
+    cannot produce them from character ids."""
+    if np.isfinite(outputs).all():
+        return
+    bad = [name for name, p in model.named_parameters() if not np.isfinite(p.numpy()).all()]
+    raise ModelFileError(
+        "the model's weights are not finite (NaN or inf in "
+        + (", ".join(bad[:3]) if bad else "none of its parameters: its state") + "); "
+        "it cannot be sampled or scored; use a checkpoint from before training diverged")

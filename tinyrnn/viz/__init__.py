@@ -14,11 +14,11 @@ only inside the functions that draw, so ``import tinyrnn`` does not need it.
 """
 from .record import (trace, unit_values, rank_units, inside_string, line_position,
                      indent_depth, gate_saturation, gate_names, bptt_gradient_norms)
-from .draw import (LEGEND, activation_html, plot_activation, plot_gate_saturation, plot_rwa_weights,
+from .draw import (LEGEND, activation_html, plot_activation, plot_text, plot_gate_saturation, plot_rwa_weights,
                    plot_gradient_norms, plot_curves)
 from .graph import graph
 
 __all__ = ["trace", "unit_values", "rank_units", "inside_string", "line_position",
            "indent_depth", "gate_saturation", "gate_names", "bptt_gradient_norms",
-           "LEGEND", "activation_html", "plot_activation", "plot_gate_saturation", "plot_rwa_weights",
+           "LEGEND", "activation_html", "plot_activation", "plot_text", "plot_gate_saturation", "plot_rwa_weights",
            "plot_gradient_norms", "plot_curves", "graph"]

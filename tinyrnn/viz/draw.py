@@ -11,7 +11,7 @@ figure there by leaving it as a cell's last value).
 
 * :func:`activation_html` / :func:`plot_activation`: one unit's activation
   over a text, each character coloured from -1 (red) to +1 (blue), with a
-  legend of the colours;
+  legend of the colours; :func:`plot_text`: any value per character, any scale;
 * :func:`plot_gate_saturation`: each gate unit's saturation, one panel per layer;
 * :func:`plot_rwa_weights`: the RWA's mean and max log-weight per time step;
 * :func:`plot_gradient_norms`: ||dL/dh_t|| against t;
@@ -26,7 +26,7 @@ import numpy as np
 from ..utils.checkpoint import atomic_open
 from .record import as_array, gate_names, gate_saturation
 
-__all__ = ["activation_html", "plot_activation", "plot_gate_saturation", "plot_rwa_weights",
+__all__ = ["activation_html", "plot_activation", "plot_text", "plot_gate_saturation", "plot_rwa_weights",
            "plot_gradient_norms", "plot_curves"]
 
 LEGEND = "red = -1, white = 0, blue = +1"
@@ -125,17 +125,32 @@ def plot_activation(text: str, values, path=None, title: str = "", width: int = 
     Lines longer than ``width`` characters wrap; only the first ``max_lines``
     rows are drawn. A colour bar beside the text is the legend.
     """
-    v = _check_text_values(text, values, "plot_activation")
+    _check_text_values(text, values, "plot_activation")
+    return plot_text(text, values, path, title, width, max_lines)
+
+
+def plot_text(text: str, values, path=None, title: str = "", width: int = 80,
+              max_lines: int = 40, cmap: str = "RdBu", vmin: float = -1, vmax: float = 1,
+              label: str = LEGEND):
+    """``text`` drawn as a grid of characters, each on a colour for its value.
+
+    values : (N,), one per character; NaN leaves a character uncoloured.
+    cmap, vmin, vmax : the matplotlib colour map and the values at its ends
+        (values beyond them take the end colours); ``label`` names the scale
+        on the colour bar. Lines wrap at ``width``; ``max_lines`` rows at most.
+    """
+    v = _check_text_values(text, values, "plot_text")
     rows = _lines(text, width)[:max_lines]
     grid = np.full((max(len(rows), 1), width), np.nan)
     for r, (start, line) in enumerate(rows):
         grid[r, :len(line)] = v[start:start + len(line)]
     fig = _figure(width * 0.11 + 0.6, len(grid) * 0.2 + 0.6)
     ax = fig.add_subplot()
-    image = ax.imshow(grid, cmap="RdBu", vmin=-1, vmax=1, aspect="auto",
+    image = ax.imshow(grid, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto",
                       interpolation="nearest")
-    legend = fig.colorbar(image, ax=ax, ticks=[-1, 0, 1], fraction=0.04, pad=0.01)
-    legend.set_label(LEGEND, fontsize=8)
+    legend = fig.colorbar(image, ax=ax, ticks=[vmin, (vmin + vmax) / 2, vmax],
+                          fraction=0.04, pad=0.01)
+    legend.set_label(label, fontsize=8)
     for r, (_, line) in enumerate(rows):
         for c, ch in enumerate(line):
             ax.text(c, r, "↵" if ch == "\n" else ch, ha="center", va="center",
