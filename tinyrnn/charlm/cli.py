@@ -1,5 +1,5 @@
 """The command line: ``python -m tinyrnn train [DATA]``, ``python -m tinyrnn sample CKPT``,
-``score CKPT TEXT``, ``export`` and ``import``.
+``score CKPT TEXT``, ``report RUN``, ``export`` and ``import``.
 
 Every expected problem (a bad file, a bad option, a checkpoint that does not
 fit) ends in one line on stderr and a non-zero exit status, never in a
@@ -31,6 +31,7 @@ from .options import add_options, resolve_config
 from .beam import MAX_BEAM_LENGTH
 from .next_char import check_sampling
 from .sample import generate, sample
+from .report import add_report_parser, run_report
 from .score_cli import add_score_parser, run_score
 from .store import load_model
 
@@ -188,6 +189,7 @@ def run_sample(args: argparse.Namespace) -> int:
 register("train", _train_parser, run_train)
 register("sample", _sample_parser, run_sample)
 register("score", add_score_parser, run_score)
+register("report", add_report_parser, run_report)
 register("export", bridge_cli.add_export_parser, bridge_cli.run_export)
 register("import", bridge_cli.add_import_parser, bridge_cli.run_import)
 

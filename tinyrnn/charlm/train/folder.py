@@ -17,7 +17,8 @@ from ..errors import TrainError
 
 __all__ = ["RunFolder", "RUN_FILES"]
 
-RUN_FILES = ("latest.npz", "best.npz", "log.csv", "loss.png")   # what a run writes
+RUN_FILES = ("latest.npz", "best.npz", "log.csv", "loss.png",   # what a run writes
+             "samples.txt")
 LOCK = ".lock"
 
 
