@@ -26,7 +26,8 @@ import numpy as np
 from ..utils.checkpoint import atomic_open
 from .record import as_array, gate_names, gate_saturation
 
-__all__ = ["activation_html", "plot_activation", "plot_text", "plot_gate_saturation", "plot_rwa_weights",
+__all__ = ["new_figure", "save_png", "activation_html", "plot_activation", "plot_text",
+           "plot_gate_saturation", "plot_rwa_weights",
            "plot_gradient_norms", "plot_curves"]
 
 LEGEND = "red = -1, white = 0, blue = +1"
@@ -36,7 +37,7 @@ LEGEND = "red = -1, white = 0, blue = +1"
 # ---------------------------------------------------------------------------
 # Figures: creation and saving
 # ---------------------------------------------------------------------------
-def _figure(width: float, height: float):
+def new_figure(width: float, height: float):
     """A new Figure with no pyplot state (never shown by a GUI by accident)."""
     try:
         from matplotlib.figure import Figure
@@ -46,7 +47,7 @@ def _figure(width: float, height: float):
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def _save(fig, path) -> None:
+def save_png(fig, path) -> None:
     """Save as PNG atomically: an old file at ``path`` stays whole until the new
     one is complete (a run's loss.png is redrawn while the run goes on)."""
     if path is not None:
@@ -144,7 +145,7 @@ def plot_text(text: str, values, path=None, title: str = "", width: int = 80,
     grid = np.full((max(len(rows), 1), width), np.nan)
     for r, (start, line) in enumerate(rows):
         grid[r, :len(line)] = v[start:start + len(line)]
-    fig = _figure(width * 0.11 + 0.6, len(grid) * 0.2 + 0.6)
+    fig = new_figure(width * 0.11 + 0.6, len(grid) * 0.2 + 0.6)
     ax = fig.add_subplot()
     image = ax.imshow(grid, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto",
                       interpolation="nearest")
@@ -159,7 +160,7 @@ def plot_text(text: str, values, path=None, title: str = "", width: int = 80,
     ax.set_yticks([])
     if title:
         ax.set_title(title, fontsize=10)
-    _save(fig, path)
+    save_png(fig, path)
     return fig
 
 
@@ -183,7 +184,7 @@ def plot_gate_saturation(layers: list[dict], path=None, title: str = "",
         raise ValueError("plot_gate_saturation: no layers given")
     colours = {"i": "tab:green", "f": "tab:blue", "o": "tab:red",     # the usual gates
                "r": "tab:purple", "z": "tab:orange"}                  # keep their colours
-    fig = _figure(3.2 * len(layers) + 0.4, 3.4)
+    fig = new_figure(3.2 * len(layers) + 0.4, 3.4)
     axes = fig.subplots(1, len(layers), squeeze=False)[0]
     for k, (ax, rec) in enumerate(zip(axes, layers)):
         gates = gate_names(rec)
@@ -206,7 +207,7 @@ def plot_gate_saturation(layers: list[dict], path=None, title: str = "",
         ax.legend(fontsize=8, loc="upper right")
     if title:
         fig.suptitle(title, fontsize=11)
-    _save(fig, path)
+    save_png(fig, path)
     return fig
 
 
@@ -224,7 +225,7 @@ def plot_rwa_weights(log_weights: list, path=None, title: str = ""):
     """
     if not log_weights:
         raise ValueError("plot_rwa_weights: no layers given")
-    fig = _figure(8.5, 3.2)
+    fig = new_figure(8.5, 3.2)
     ax_mean, ax_max = fig.subplots(1, 2)
     for k, a in enumerate(log_weights):
         a = as_array(a, f"log_weights[{k}]", "plot_rwa_weights", (2, 3))
@@ -238,7 +239,7 @@ def plot_rwa_weights(log_weights: list, path=None, title: str = ""):
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title, fontsize=11)
-    _save(fig, path)
+    save_png(fig, path)
     return fig
 
 
@@ -250,7 +251,7 @@ def plot_gradient_norms(curves: dict, path=None, title: str = "", log: bool = Tr
     (from :func:`bptt_gradient_norms`), on a log scale by default."""
     if not curves:
         raise ValueError("plot_gradient_norms: no curves given")
-    fig = _figure(6.5, 3.8)
+    fig = new_figure(6.5, 3.8)
     ax = fig.add_subplot()
     for label, norms in curves.items():
         norms = as_array(norms, f"curves[{label!r}]", "plot_gradient_norms")
@@ -264,7 +265,7 @@ def plot_gradient_norms(curves: dict, path=None, title: str = "", log: bool = Tr
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
-    _save(fig, path)
+    save_png(fig, path)
     return fig
 
 
@@ -298,7 +299,7 @@ def plot_curves(runs: dict, path=None, title: str = "", x: str = "step",
         if label not in runs or isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"plot_curves: smooth must map run labels {sorted(runs)} to "
                              f"whole numbers of points >= 1; got {label!r}: {k!r}")
-    fig = _figure(4.6 * len(shown) + 0.4, 3.6)
+    fig = new_figure(4.6 * len(shown) + 0.4, 3.6)
     axes = fig.subplots(1, len(shown), squeeze=False)[0]
     for ax, metric in zip(axes, shown):
         for label, run in runs.items():
@@ -319,7 +320,7 @@ def plot_curves(runs: dict, path=None, title: str = "", x: str = "step",
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title, fontsize=11)
-    _save(fig, path)
+    save_png(fig, path)
     return fig
 
 
