@@ -152,10 +152,12 @@ def plot_text(text: str, values, path=None, title: str = "", width: int = 80,
     legend = fig.colorbar(image, ax=ax, ticks=[vmin, (vmin + vmax) / 2, vmax],
                           fraction=0.04, pad=0.01)
     legend.set_label(label, fontsize=8)
+    rgba = image.to_rgba(grid)                    # white letters on dark cells
+    dark = (rgba[..., :3] @ [0.299, 0.587, 0.114] < 0.45) & ~np.isnan(grid)
     for r, (_, line) in enumerate(rows):
         for c, ch in enumerate(line):
             ax.text(c, r, "↵" if ch == "\n" else ch, ha="center", va="center",
-                    fontsize=8, family="monospace")
+                    fontsize=8, family="monospace", color="white" if dark[r, c] else "black")
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
