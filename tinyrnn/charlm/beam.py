@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import no_grad
 from ..nn.state import map_state
 from ..tensor import Tensor
-from .next_char import check_prime, check_sampling, step_logits
+from .next_char import check_prime, check_sampling, evaluating, step_logits
 
 __all__ = ["beam_search", "best_candidates", "MAX_BEAM_LENGTH"]
 
@@ -80,30 +79,25 @@ def beam_search(model, vocab, prime: str = "", length: int = 200, beam: int = 5,
     if length == 0:
         return prime, 0.0
     V = len(vocab)
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            if prime:
-                logits, state = step_logits(model, vocab.encode(prime).reshape(-1, 1), None)
-                scores, chars, parents = np.zeros(1), [], []
-            else:                         # every first character, each with p = 1/V
-                first = best_candidates(np.zeros((1, V)), min(beam, V))
-                scores = np.full(len(first), -np.log(V))
-                chars, parents = [first], [np.zeros(len(first), dtype=np.int64)]
-                logits, state = step_logits(model, first.reshape(1, -1), None)
-            while len(chars) < length:
-                candidates = scores[:, None] + _log_softmax(logits, temperature)
-                best = best_candidates(candidates, beam)
-                parent, char = np.divmod(best, V)
-                scores = candidates.reshape(-1)[best]
-                chars.append(char)
-                parents.append(parent)
-                if len(chars) < length:
-                    logits, state = step_logits(model, char.reshape(1, -1),
-                                                _follow(state, parent))
-    finally:
-        model.train(was_training)
+    with evaluating(model):
+        if prime:
+            logits, state = step_logits(model, vocab.encode(prime).reshape(-1, 1), None)
+            scores, chars, parents = np.zeros(1), [], []
+        else:                             # every first character, each with p = 1/V
+            first = best_candidates(np.zeros((1, V)), min(beam, V))
+            scores = np.full(len(first), -np.log(V))
+            chars, parents = [first], [np.zeros(len(first), dtype=np.int64)]
+            logits, state = step_logits(model, first.reshape(1, -1), None)
+        while len(chars) < length:
+            candidates = scores[:, None] + _log_softmax(logits, temperature)
+            best = best_candidates(candidates, beam)
+            parent, char = np.divmod(best, V)
+            scores = candidates.reshape(-1)[best]
+            chars.append(char)
+            parents.append(parent)
+            if len(chars) < length:
+                logits, state = step_logits(model, char.reshape(1, -1),
+                                            _follow(state, parent))
     ids, b = [], 0                          # walk back from the best beam
     for t in range(length - 1, -1, -1):
         ids.append(int(chars[t][b]))

@@ -11,13 +11,29 @@ from __future__ import annotations
 
 import math
 import numbers
+from contextlib import contextmanager
 
 import numpy as np
 
+from ..autograd import no_grad
 from ..tensor import Tensor
 from .errors import ModelFileError
 
-__all__ = ["next_char_probs", "check_sampling", "check_prime", "step_logits", "require_finite"]
+__all__ = ["next_char_probs", "check_sampling", "check_prime", "step_logits", "require_finite",
+           "evaluating"]
+
+
+@contextmanager
+def evaluating(model):
+    """Inside: eval mode (no dropout) and no graph recorded; afterwards the model's
+    previous train / eval mode is back, also after an error."""
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            yield model
+    finally:
+        model.train(was_training)
 
 
 def next_char_probs(logits, temperature: float = 1.0, top_k: int | None = None,

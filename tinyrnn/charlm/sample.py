@@ -27,10 +27,9 @@ from typing import Iterator
 
 import numpy as np
 
-from ..autograd import no_grad
 from ..backend import host_rng
 from .beam import beam_search
-from .next_char import check_prime, check_sampling, next_char_probs, step_logits
+from .next_char import check_prime, check_sampling, evaluating, next_char_probs, step_logits
 
 __all__ = ["sample", "generate"]
 
@@ -59,26 +58,21 @@ def generate(model, vocab, prime: str = "", length: int = 200, temperature: floa
         yield prime
     if length == 0:
         return
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            if prime:
-                logits, state = step_logits(model, vocab.encode(prime).reshape(-1, 1), None)
-                made = 0
-            else:
-                last = int(rng.integers(V))
-                yield vocab.decode([last])
-                made = 1
-                logits, state = step_logits(model, [[last]], None)
-            while made < length:
-                last = pick(logits[0])
-                yield vocab.decode([last])
-                made += 1
-                if made < length:
-                    logits, state = step_logits(model, [[last]], state)
-    finally:
-        model.train(was_training)
+    with evaluating(model):
+        if prime:
+            logits, state = step_logits(model, vocab.encode(prime).reshape(-1, 1), None)
+            made = 0
+        else:
+            last = int(rng.integers(V))
+            yield vocab.decode([last])
+            made = 1
+            logits, state = step_logits(model, [[last]], None)
+        while made < length:
+            last = pick(logits[0])
+            yield vocab.decode([last])
+            made += 1
+            if made < length:
+                logits, state = step_logits(model, [[last]], state)
 
 
 def sample(model, vocab, prime: str = "", length: int = 200, temperature: float = 1.0,

@@ -25,10 +25,9 @@ from typing import Callable
 
 import numpy as np
 
-from ..autograd import no_grad
 from ..tensor import Tensor
 from .errors import DataError
-from .next_char import require_finite
+from .next_char import evaluating, require_finite
 from .textfile import text_pieces
 
 __all__ = ["ModelScorer", "NGramScorer", "ScoreResult", "score_file", "GUESSES"]
@@ -56,37 +55,31 @@ class ModelScorer:
         top_p = np.zeros((len(ids), guesses))
         if len(ids) == 0:
             return nll, top_ids, top_p
-        was_training = self.model.training
-        self.model.eval()
-        try:
+        with evaluating(self.model):
             self._run(ids, nll, top_ids, top_p, guesses)
-        finally:
-            self.model.train(was_training)
         self.last = int(ids[-1])
         return nll, top_ids, top_p
 
     def _run(self, ids, nll, top_ids, top_p, guesses) -> None:
         """Fill ``nll`` (and the guesses) chunk by chunk, carrying the state."""
-        with no_grad():
-            seq = ids if self.last is None else np.concatenate([[self.last], ids])
-            offset = len(ids) - (len(seq) - 1)         # 1 for the first piece, else 0
-            for s in range(0, len(seq) - 1, self.chunk):
-                inputs = seq[s:s + self.chunk]
-                targets = seq[s + 1:s + 1 + self.chunk]
-                inputs = inputs[:len(targets)]
-                logits, self.state = self.model(
-                    Tensor(inputs.astype(np.int64).reshape(-1, 1), backend=self.backend),
-                    self.state)
-                z = logits.numpy()[:, 0].astype(np.float64)          # (t, V)
-                require_finite(self.model, z)
-                z -= z.max(axis=1, keepdims=True)
-                log_total = np.log(np.exp(z).sum(axis=1))
-                at = slice(offset + s, offset + s + len(targets))
-                nll[at] = log_total - z[np.arange(len(targets)), targets]
-                if guesses:
-                    best = np.argsort(-z, axis=1, kind="stable")[:, :guesses]
-                    top_ids[at] = best
-                    top_p[at] = np.exp(np.take_along_axis(z, best, 1) - log_total[:, None])
+        seq = ids if self.last is None else np.concatenate([[self.last], ids])
+        offset = len(ids) - (len(seq) - 1)         # 1 for the first piece, else 0
+        for s in range(0, len(seq) - 1, self.chunk):
+            targets = seq[s + 1:s + 1 + self.chunk]
+            inputs = seq[s:s + len(targets)]
+            logits, self.state = self.model(
+                Tensor(inputs.astype(np.int64).reshape(-1, 1), backend=self.backend),
+                self.state)
+            z = logits.numpy()[:, 0].astype(np.float64)          # (t, V)
+            require_finite(self.model, z)
+            z -= z.max(axis=1, keepdims=True)
+            log_total = np.log(np.exp(z).sum(axis=1))
+            at = slice(offset + s, offset + s + len(targets))
+            nll[at] = log_total - z[np.arange(len(targets)), targets]
+            if guesses:
+                best = np.argsort(-z, axis=1, kind="stable")[:, :guesses]
+                top_ids[at] = best
+                top_p[at] = np.exp(np.take_along_axis(z, best, 1) - log_total[:, None])
 
 
 class NGramScorer:
