@@ -7,8 +7,9 @@
   an input;
 * :func:`plot_memory_by_distance`: those distance curves of several models
   on one axis, to compare cells;
-* :func:`top_guesses`: the text with the model's top-k guesses for the next
-  character under each character, shaded by probability, the right one framed.
+* :func:`top_guesses`: the text with, under each character, the model's top-k
+  guesses for it (made from the characters before), shaded by probability,
+  the right one framed.
 """
 from __future__ import annotations
 
@@ -74,27 +75,27 @@ def plot_memory_by_distance(curves: dict, path=None, title: str = "", log: bool 
 
 def top_guesses(model, text: str, vocab, path=None, title: str = "", k: int = 5,
                 width: int = 60):
-    """The first ``width`` characters of ``text``, each with the model's ``k`` best
-    guesses for the next character below it (darker: more probable; framed: the
-    character that really came next). Figure, PNG at ``path``."""
+    """Characters 1 .. ``width`` of ``text``, each with the ``k`` characters the model
+    thought most likely there (from the characters before it) below it: darker is
+    more probable, the right one is framed. Figure, PNG at ``path``."""
     table = guess_table(model, text[:width + 1], vocab, k)
     n = min(width, len(text) - 1)
     fig = new_figure(n * 0.22 + 1.0, (k + 1) * 0.3 + 0.7)
     ax = fig.add_subplot()
     ax.imshow(np.vstack([np.zeros((1, n)), table["probs"][:n].T]), cmap="Blues", vmin=0,
               vmax=1.4, aspect="auto", interpolation="nearest")
-    for t in range(n):
-        ch = text[t]
+    for t in range(n):                      # column t: character t+1, guessed after t
+        ch = text[t + 1]
         ax.text(t, 0, "↵" if ch == "\n" else ch, ha="center", va="center", fontsize=9,
                 family="monospace", weight="bold")
         for r, guess in enumerate(table["chars"][t]):
-            right = guess == text[t + 1]
             ax.text(t, r + 1, "↵" if guess == "\n" else "␣" if guess == " " else guess,
                     ha="center", va="center", fontsize=8, family="monospace",
-                    bbox={"fc": "none", "ec": "C3", "lw": 1.2} if right else None)
+                    bbox={"fc": "none", "ec": "C3", "lw": 1.2} if guess == ch else None)
     ax.set_xticks([])
     ax.set_yticks(range(k + 1), ["text"] + [f"guess {r + 1}" for r in range(k)], fontsize=8)
-    ax.set_title(title or f"top-{k} guesses for the next character "
-                          f"({table['hit'][:n].mean():.0%} right among them)", fontsize=10)
+    ax.set_title(title or f"the model's top-{k} guesses for each character "
+                          f"({table['hit'][:n].mean():.0%} of them among its guesses)",
+                 fontsize=10)
     save_png(fig, path)
     return fig
