@@ -18,6 +18,7 @@
 ``options.py``      the ``train`` options in one table -> ``TrainConfig``, argparse
 ``train/``          the training run: loop, its text, folder, log, console
 ``bridge/``         the model as a PyTorch-named safetensors file, both ways
+``report.py``       ``report RUN``: loss, update ratios, gradient norms and samples
 ``cli.py``          the subcommands of ``python -m tinyrnn``
 ==================  =============================================================
 
