@@ -142,3 +142,17 @@ def test_the_page_renders_in_a_real_browser(files, tmp_path):
     pixels = imread(shot)[..., :3]
     reddish = pixels[..., 0] - pixels[..., 1] > 0.15        # surprise colours, not white
     assert reddish.mean() > 0.01
+
+
+def test_ctrl_c_says_what_losses_csv_holds(files, tmp_path, capsys, monkeypatch):
+    from tinyrnn.charlm import score_cli
+
+    def interrupted_after_one_piece(path, scorers, on_piece=None, **kw):
+        on_piece("ab c", [np.array([np.nan, 1.0, 2.0, 3.0])])
+        raise KeyboardInterrupt
+    monkeypatch.setattr(score_cli, "score_file", interrupted_after_one_piece)
+    out = tmp_path / "o"
+    code = main(["score", str(files / "a.npz"), str(files / "text.txt"), "--out", str(out)])
+    assert code == 130
+    assert "holds the losses of the first 4 characters" in capsys.readouterr().err
+    assert len((out / "losses.csv").read_text().splitlines()) == 1 + 3

@@ -17,11 +17,12 @@ import argparse
 import csv
 import json
 import os
+import sys
 
 import numpy as np
 
 from .data import split_ids
-from .errors import OptionError
+from .errors import EXIT_CODES, OptionError
 from .kinds import kind_summary
 from .ngram import NGramModel
 from .score import ModelScorer, NGramScorer, score_file
@@ -116,6 +117,13 @@ def run_score(args: argparse.Namespace) -> int:
         result = score_file(args.text, scorers, detail=args.detail,
                             skip_unknown=args.skip_unknown, max_chars=args.max_chars,
                             on_piece=writer)
+    except KeyboardInterrupt:
+        if writer is None or writer.file is None:
+            raise                                   # "nothing was written"
+        writer.close()
+        print(f"python -m tinyrnn score: interrupted; {writer.path} holds the losses of "
+              f"the first {writer.position:,} characters", file=sys.stderr)
+        return EXIT_CODES["interrupted"]
     finally:
         if writer is not None:
             writer.close()
