@@ -52,7 +52,8 @@ def test_each_strategy_prints_prime_plus_length_and_repeats_with_the_seed(checkp
     (["--top-p", "1.5"], r"--top-p must be a number in (0, 1]; got 1.5"),
     (["--top-p", "nan"], r"--top-p must be a number in (0, 1]; got nan"),
     (["--beam", "0"], "--beam must be an int >= 1; got 0"),
-    (["--beam", "2", "--argmax"], "does not combine with argmax, top_k or top_p"),
+    (["--beam", "2", "--argmax"], "--beam prints the most probable continuation; it does "
+                                  "not combine with --argmax, --top-k or --top-p"),
     (["--beam", "2", "--length", "100001"], "--length must be <= 100000 with --beam"),
     (["--length", "-3"], "--length must be an int >= 0; got -3"),
 ])

@@ -142,6 +142,9 @@ SAMPLE_FLAGS = {"length": "--length", "temperature": "--temperature", "seed": "-
 
 def _check_sample_options(args: argparse.Namespace) -> None:
     """Every number of ``sample`` in range, or OptionError naming its flag."""
+    if args.beam is not None and (args.argmax or args.top_k or args.top_p):
+        raise OptionError("--beam prints the most probable continuation; it does not "
+                          "combine with --argmax, --top-k or --top-p")
     try:
         check_sampling(args.length, args.temperature, args.argmax, args.seed, args.top_k,
                        args.top_p, args.beam)
