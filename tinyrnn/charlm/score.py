@@ -154,6 +154,17 @@ def find_unknown(path, known: set, max_chars: int | None = None) -> dict:
     return where
 
 
+def _feed(scorer, ids: np.ndarray, guessed: int):
+    """``scorer.feed(ids)``, with the top guesses for the first ``guessed`` ids only
+    (sorting every row of a long piece would cost time and memory for nothing)."""
+    if not guessed:
+        return scorer.feed(ids)
+    nll, top_ids, top_p = scorer.feed(ids[:guessed], GUESSES)
+    if len(ids) > guessed:
+        nll = np.concatenate([nll, scorer.feed(ids[guessed:])[0]])
+    return nll, top_ids, top_p
+
+
 def score_file(path, scorers: list, detail: int = 5000, skip_unknown: bool = False,
                max_chars: int | None = None, on_piece: Callable | None = None) -> ScoreResult:
     """Score the UTF-8 file ``path`` with each scorer (the first is the main one).
@@ -190,7 +201,7 @@ def score_file(path, scorers: list, detail: int = 5000, skip_unknown: bool = Fal
         if not piece:
             continue
         room = max(0, detail - kept)
-        outs = [s.feed(s.vocab.encode(piece), GUESSES if k == 0 and room else 0)
+        outs = [_feed(s, s.vocab.encode(piece), room if k == 0 else 0)
                 for k, s in enumerate(scorers)]
         nlls = [o[0] for o in outs]
         scored = ~np.isnan(nlls[0])
