@@ -47,7 +47,7 @@ def measure(how: str, path: str, chunk: int, hidden: int, layers: int) -> None:
     """In this process: read ``path`` one way; print 'chars seconds peak_bytes'."""
     import tinyrnn as tr
     from tinyrnn.charlm import CharLM, CharVocab, default_corpus
-    from tinyrnn.charlm.score import ModelScorer, score_file
+    from tinyrnn.charlm.score import PIECE_BYTES, ModelScorer, score_file
     from tinyrnn.charlm.textfile import text_pieces
     vocab = CharVocab.from_text(default_corpus(1_000_000))
     tr.manual_seed(0)
@@ -58,7 +58,7 @@ def measure(how: str, path: str, chunk: int, hidden: int, layers: int) -> None:
     else:
         state, chars = None, 0
         with tr.no_grad():
-            for piece in text_pieces(path):
+            for piece in text_pieces(path, None, PIECE_BYTES):
                 ids = vocab.encode(piece)
                 for s in range(0, len(ids), chunk):
                     _, state = model(ids[s:s + chunk].reshape(-1, 1), state)

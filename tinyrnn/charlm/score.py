@@ -33,6 +33,7 @@ from .textfile import text_pieces
 __all__ = ["ModelScorer", "NGramScorer", "ScoreResult", "score_file", "GUESSES"]
 
 GUESSES = 5          # the model's top guesses kept for each detailed character
+PIECE_BYTES = 1 << 16   # bytes read at a time: a piece's ids and losses take ~16x that
 
 
 class ModelScorer:
@@ -144,7 +145,7 @@ def find_unknown(path, known: set, max_chars: int | None = None) -> dict:
     """{character: (its first index, its line number)} for every character of the
     file outside ``known`` (one pass, constant memory)."""
     where, start, lines = {}, 0, 1
-    for piece in text_pieces(path, max_chars):
+    for piece in text_pieces(path, max_chars, PIECE_BYTES):
         for ch in set(piece) - known:
             if ch not in where:
                 i = piece.index(ch)
@@ -193,7 +194,7 @@ def score_file(path, scorers: list, detail: int = 5000, skip_unknown: bool = Fal
         raise _unknown_error(str(path), unknown)
     result = ScoreResult([s.name for s in scorers], nats=[0.0] * len(scorers))
     kept_text, kept_nll, kept_guess, kept = [], [[] for _ in scorers], ([], []), 0
-    for piece in text_pieces(path, max_chars):
+    for piece in text_pieces(path, max_chars, PIECE_BYTES):
         if unknown:
             for ch in set(piece) & set(unknown):
                 result.skipped[ch] = result.skipped.get(ch, 0) + piece.count(ch)
