@@ -89,15 +89,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", help="a UTF-8 text file (default: the Python standard library)")
-    p.add_argument("--chars", type=int, default=300_000, help="characters of it to use")
-    p.add_argument("--seconds", type=float, default=120.0, help="training time per cell")
-    p.add_argument("--size", type=int, default=128, help="hidden units (one layer)")
-    p.add_argument("--window", type=int, default=80, help="characters looked at")
+    p.add_argument("--chars", type=int, default=300_000, help="characters of it to use (300000)")
+    p.add_argument("--seconds", type=float, default=120.0,
+                   help="seconds of training steps per cell (120)")
+    p.add_argument("--size", type=int, default=128, help="hidden units of the one layer (128)")
+    p.add_argument("--window", type=int, default=80,
+                   help="characters of validation text looked at (80)")
     p.add_argument("--skip", type=int, default=1000,
                    help="where the window starts in the validation text")
-    p.add_argument("--cells", nargs="+", choices=CELLS, default=list(CELLS))
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--out", default="what_it_remembers")
+    p.add_argument("--cells", nargs="+", choices=CELLS, default=list(CELLS),
+                   help="the cells to train and compare (default: all five)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the weights and batches")
+    p.add_argument("--out", default="what_it_remembers", help="folder for the runs and figures")
     p.add_argument("--smoke", action="store_true", help="tiny models, a second each")
     args = p.parse_args(argv)
     if args.smoke:
