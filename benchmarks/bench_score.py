@@ -15,7 +15,7 @@ Printed side by side: characters per second, peak resident memory (the
 process's ``ru_maxrss``) and the ratios score / forward. Constant memory
 shows as the same peak at different --mb.
 
-    python benchmarks/bench_score.py --mb 100         # the full claim: ~an hour at B=1
+    python benchmarks/bench_score.py --mb 100         # the full claim: hours at B=1
     python benchmarks/bench_score.py --mb 1 3 --hidden 32 --layers 1   # peaks at two sizes
 """
 from __future__ import annotations
