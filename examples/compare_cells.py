@@ -41,9 +41,9 @@ import tinyrnn as tr
 from tinyrnn import nn, optim, viz
 from tinyrnn.charlm import (CharLM, CharVocab, NGramModel, batchify, bptt_batches, default_corpus, save_model, split_ids)
 from tinyrnn.backend import install_hint
+from tinyrnn.charlm.kinds import BRACKET_EDGES, bracket_distances, grouped
 
 CELLS = ("rnn", "gru", "lstm")
-OPENERS = {")": "(", "]": "[", "}": "{"}
 
 
 def num_params(model: nn.Module) -> int:
@@ -134,33 +134,6 @@ def train_model(cell: str, layers: int, H: int, vocab: CharVocab, train: np.ndar
 
 
 # ---- evidence: how far back does a character's evidence lie? -----------------------
-def bracket_distances(text: str) -> np.ndarray:
-    """For each position: the distance back to the matching opener if the character
-    is a closing bracket ) ] } (matched with a stack, ignoring quotes), else -1."""
-    out = np.full(len(text), -1)
-    stack = []
-    for i, ch in enumerate(text):
-        if ch in "([{":
-            stack.append((ch, i))
-        elif ch in OPENERS:
-            while stack and stack[-1][0] != OPENERS[ch]:
-                stack.pop()                   # an unmatched opener (e.g. in a string)
-            if stack:
-                out[i] = i - stack.pop()[1]
-    return out
-
-
-def grouped(nll: np.ndarray, groups: np.ndarray, edges: list) -> list[tuple[str, int, float]]:
-    """Mean of ``nll`` over positions whose group value lies in each [lo, hi) bin."""
-    rows = []
-    for lo, hi in edges:
-        mask = (groups >= lo) & (groups < hi) & ~np.isnan(nll)
-        label = f"{lo}" if hi == lo + 1 else f"{lo}-{hi - 1}" if hi < 10 ** 9 else f">={lo}"
-        rows.append((label, int(mask.sum()), float(nll[mask].mean()) if mask.any()
-                     else float("nan")))
-    return rows
-
-
 def evidence_report(text: str, rnn_nll: np.ndarray, gram_nll: np.ndarray,
                     gram: NGramModel, val: np.ndarray, names: tuple, args) -> str:
     dist = bracket_distances(text)
@@ -169,7 +142,7 @@ def evidence_report(text: str, rnn_nll: np.ndarray, gram_nll: np.ndarray,
     tables = []
     for title, groups, edges in (
             ("closing brackets ) ] } by distance to their opener (characters)", dist,
-             [(1, 6), (6, 21), (21, 61), (61, 201), (201, 10 ** 9)]),
+             BRACKET_EDGES),
             (f"all characters by the longest context the {gram.n}-gram saw in training",
              ctx, [(k, k + 1) for k in range(gram.n)])):
         r, g = grouped(rnn_nll, groups, edges), grouped(np.where(keep, gram_nll, np.nan),

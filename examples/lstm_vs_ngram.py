@@ -9,7 +9,9 @@ Given a checkpoint of ``python -m tinyrnn train``, the script
    validation streams the trainer evaluated);
 2. fits n-gram models of every order in ``--orders`` on the training part
    and scores them on the validation part;
-3. computes both models' loss at every validation character, read two ways
+3. computes both models' loss at every validation character (the text read in
+   one piece is scored by ``python -m tinyrnn score``'s own code,
+   ``tinyrnn.charlm.score``; the tables by kind come from ``tinyrnn.charlm.kinds``), read two ways
    with the same information for both: as the trainer validates (``B``
    contiguous pieces, each from scratch) and as one piece (the network's
    state carried through), and compares the network character by character
@@ -50,9 +52,10 @@ from tinyrnn.charlm import (DataError, NGramModel, batchify, load_model, split_i
 from tinyrnn.charlm.options import TrainConfig                   # noqa: E402
 from tinyrnn.charlm.errors import ModelFileError, TrainError          # noqa: E402
 from tinyrnn.charlm.train.corpus import prepare_data                  # noqa: E402
+from tinyrnn.charlm.kinds import (KINDS, QUOTE_EDGES, char_kinds, distance_table,  # noqa: E402,F401
+                                  kind_table, quote_distances)
+from tinyrnn.charlm.score import ModelScorer, NGramScorer, score_file  # noqa: E402
 
-ERROR_NLL = float(np.log(2))        # an error: p(correct) < 0.5, i.e. -log p > log 2
-QUOTE_DELIMITERS = ('"""', "'''", '"', "'")
 
 
 # ---- the run's data --------------------------------------------------------------------
@@ -79,67 +82,6 @@ def run_split(meta: dict):
     return vocab, np.asarray(train), np.asarray(val), cfg, B
 
 
-# ---- what each character is ----------------------------------------------------------
-def quote_distances(text: str) -> np.ndarray:
-    """For each position: the distance back to the opening quote if it starts a
-    closing string delimiter (' " ''' \"\"\"), else -1.
-
-    A small scanner of Python source: comments (# to the end of the line) and
-    backslash escapes are skipped, and an unclosed one-line string ends at the
-    newline (the validation text starts and ends mid-file).
-    """
-    out = np.full(len(text), -1)
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "#":
-            end = text.find("\n", i)
-            i = n if end < 0 else end
-        elif ch in "\"'":
-            delim = next(d for d in QUOTE_DELIMITERS if text.startswith(d, i))
-            j = i + len(delim)
-            while j < n and not text.startswith(delim, j):
-                if text[j] == "\\":
-                    j += 1
-                elif text[j] == "\n" and len(delim) == 1:
-                    break
-                j += 1
-            if j < n and text.startswith(delim, j):
-                out[j] = j - i
-                j += len(delim)
-            i = j
-        else:
-            i += 1
-    return out
-
-
-KINDS = ("indentation", "first char of a line", "newline", "closing bracket ) ] }",
-         "closing quote", "letter/digit/_", "other")
-
-
-def char_kinds(text: str) -> np.ndarray:
-    """Index into KINDS for each character of ``text``."""
-    brackets, quotes = cc.bracket_distances(text), quote_distances(text)
-    kinds = np.full(len(text), KINDS.index("other"))
-    at_line_start = True
-    for i, ch in enumerate(text):
-        if ch == "\n":
-            kinds[i], at_line_start = KINDS.index("newline"), True
-            continue
-        if at_line_start and ch in " \t":
-            kinds[i] = KINDS.index("indentation")
-            continue
-        if at_line_start:
-            kinds[i], at_line_start = KINDS.index("first char of a line"), False
-        elif brackets[i] >= 0:
-            kinds[i] = KINDS.index("closing bracket ) ] }")
-        elif quotes[i] >= 0:
-            kinds[i] = KINDS.index("closing quote")
-        elif ch.isalnum() or ch == "_":
-            kinds[i] = KINDS.index("letter/digit/_")
-    return kinds
-
-
 # ---- the comparison ----------------------------------------------------------------------
 def fit_orders(train: np.ndarray, val: np.ndarray, orders, V: int, quiet=False) -> dict:
     """{n: (model, per-character nll on val)} for every order."""
@@ -154,41 +96,6 @@ def fit_orders(train: np.ndarray, val: np.ndarray, orders, V: int, quiet=False) 
         if n != max(orders):
             grams[n] = (None, grams[n][1])               # keep the memory small
     return grams
-
-
-def kind_table(kinds: np.ndarray, net: np.ndarray, gram: np.ndarray, names) -> str:
-    """Per kind of character: count, both losses, and its part of the total gap."""
-    keep = ~np.isnan(net)
-    total = keep.sum()
-    lines = [f"**by kind of character** (nats/char; contribution: the kind's part of "
-             f"the mean difference {names[1]} minus {names[0]} over all characters, "
-             f"{float((gram[keep] - net[keep]).sum()) / total:+.4f} nats/char)", "",
-             f"| kind | characters | {names[0]} | {names[1]} | difference | contribution "
-             f"| errors {names[0]} | errors {names[1]} |",
-             "|---|---|---|---|---|---|---|---|"]
-    for k, kind in enumerate(KINDS):
-        m = keep & (kinds == k)
-        if m.any():
-            gap = float((gram[m] - net[m]).sum())
-            lines.append(f"| {kind} | {m.sum():,} | {net[m].mean():.3f} | "
-                         f"{gram[m].mean():.3f} | {gap / m.sum():+.3f} | "
-                         f"{gap / total:+.4f} | "
-                         f"{100 * np.mean(net[m] > ERROR_NLL):.0f}% | "
-                         f"{100 * np.mean(gram[m] > ERROR_NLL):.0f}% |")
-    return "\n".join(lines)
-
-
-def distance_table(title: str, dist: np.ndarray, net: np.ndarray, gram: np.ndarray,
-                   names, edges) -> str:
-    rows_n = cc.grouped(net, dist, edges)
-    rows_g = cc.grouped(np.where(np.isnan(net), np.nan, gram), dist, edges)
-    lines = [f"**{title}** (nats/char)", "",
-             f"| distance | characters | {names[0]} | {names[1]} | {names[1]} minus "
-             f"{names[0]} |", "|---|---|---|---|---|"]
-    for (label, count, a), (_, _, b) in zip(rows_n, rows_g):
-        if count:
-            lines.append(f"| {label} | {count} | {a:.3f} | {b:.3f} | {b - a:+.3f} |")
-    return "\n".join(lines)
 
 
 def curve_figure(log_csv: str, grams: dict, path: str, title: str) -> None:
@@ -224,21 +131,29 @@ def curve_figure(log_csv: str, grams: dict, path: str, title: str) -> None:
     fig.savefig(path, dpi=90)
 
 
-def layouts(model, gram: NGramModel, val: np.ndarray, B: int, T: int) -> dict:
+def layouts(model, vocab, gram: NGramModel, val: np.ndarray, B: int, T: int, out: str) -> dict:
     """Both models on the same characters with the same information, two ways.
 
     ``pieces``: the trainer's validation layout, B contiguous pieces each read
     from scratch (the network from a zero state, the n-gram from an empty
-    context). ``whole``: the validation text read in one piece (the network's
-    state carried throughout). Returns {layout: (net nll, gram nll)}, per
-    character, NaN where the network made no prediction.
+    context). ``whole``: the validation text read in one piece, scored as
+    ``python -m tinyrnn score CKPT validation.txt --compare ngram:N`` scores it
+    (:func:`tinyrnn.charlm.score.score_file`; the file is written to ``out``).
+    Returns {layout: (net nll, gram nll)}, per character, NaN where the
+    network made no prediction.
     """
     grid = batchify(val, B, 1)                                   # (N, B): piece b = column b
     net_pieces = cc.per_char_nll(model, val, streams=B, T=T)
     gram_pieces = np.full(len(val), np.nan)
     gram_pieces[:grid.size] = np.concatenate([gram.nll(grid[:, b]) for b in range(B)])
-    net_whole = cc.per_char_nll(model, val, streams=1, T=T)
-    return {"pieces": (net_pieces, gram_pieces), "whole": (net_whole, gram.nll(val))}
+    path = os.path.join(out, "validation.txt")
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(vocab.decode(val))
+    whole = score_file(path, [ModelScorer(model, vocab, chunk=T), NGramScorer(gram, vocab)],
+                       detail=len(val))
+    net_whole, gram_whole = whole.nll
+    net_whole[0] = np.nan                         # the first character: no prediction
+    return {"pieces": (net_pieces, gram_pieces), "whole": (net_whole, gram_whole)}
 
 
 def difference_line(label: str, net: np.ndarray, gram: np.ndarray, blocks: int = 50) -> str:
@@ -264,7 +179,8 @@ def run(args) -> dict:
         grams[best] = (NGramModel(best, len(vocab)).fit(train), grams[best][1])
     gram_model = grams[best][0]
     names = (name, f"{best}-gram")
-    both = layouts(model, gram_model, val, B, cfg.seq_length)
+    os.makedirs(args.out, exist_ok=True)
+    both = layouts(model, vocab, gram_model, val, B, cfg.seq_length, args.out)
     net_nll, gram_nll = both["whole"]              # the breakdown: the text read in one piece
     text = vocab.decode(val)
     head = [f"{name} (step {meta['step']}) against the best of the n-gram orders tried, "
@@ -281,9 +197,7 @@ def run(args) -> dict:
                                                     for n in grams) + " |"]
     tables = [kind_table(char_kinds(text), net_nll, gram_nll, names),
               distance_table("closing quotes by distance to the opening quote",
-                             quote_distances(text), net_nll, gram_nll, names,
-                             [(1, 4), (4, 11), (11, 31), (31, 101), (101, 10 ** 9)])]
-    os.makedirs(args.out, exist_ok=True)
+                             quote_distances(text), net_nll, gram_nll, names, QUOTE_EDGES)]
     evidence = cc.evidence_report(text, net_nll, gram_nll, gram_model, val, names,
                                   SimpleNamespace(out=args.out))   # brackets, contexts
     report = "\n".join(head) + "\n\n" + "\n\n".join(tables) + "\n\n" + evidence

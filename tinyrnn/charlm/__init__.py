@@ -8,11 +8,18 @@
 ``model.py``        ``CharLM``: embedding (or one-hot) -> recurrent layers -> decoder
 ``schema.py``       the checkpoint's metadata: a type and a range for every field
 ``store.py``        the model file: save, read, check and load a checkpoint
-``sample.py``       generating text: temperature or argmax, with a prime
+``sample.py``       generating text: temperature, argmax, top-k, top-p, with a prime
+``beam.py``         beam search: the most probable continuation among N beams
+``next_char.py``    one step: the next-character distribution, argument checks
 ``ngram.py``        a Kneser-Ney character n-gram, the baseline to beat
+``score.py``        a text scored in constant memory: nats, bits per char, per-char losses
+``score_page.py``   the score as a self-contained HTML page and a PNG
+``score_cli.py``    the ``score`` command
+``kinds.py``        what kind each character is; two losses compared by kind
 ``options.py``      the ``train`` options in one table -> ``TrainConfig``, argparse
 ``train/``          the training run: loop, its text, folder, log, console
 ``bridge/``         the model as a PyTorch-named safetensors file, both ways
+``report.py``       ``report RUN``: loss, update ratios, gradient norms and samples
 ``cli.py``          the subcommands of ``python -m tinyrnn``
 ==================  =============================================================
 

@@ -1,5 +1,5 @@
 """The command line: ``python -m tinyrnn train [DATA]``, ``python -m tinyrnn sample CKPT``,
-``export`` and ``import``.
+``score CKPT TEXT``, ``report RUN``, ``export`` and ``import``.
 
 Every expected problem (a bad file, a bad option, a checkpoint that does not
 fit) ends in one line on stderr and a non-zero exit status, never in a
@@ -20,6 +20,7 @@ so a new one is a function pair and one :func:`register` call.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..backend import BackendError
@@ -27,9 +28,13 @@ from ..utils.checkpoint import CheckpointError
 from ..utils.threads import check_threads, num_threads, resolve
 from .bridge import BridgeError, cli as bridge_cli
 from .errors import (EXIT_CODES, DataError, Diverged, Interrupted, ModelFileError, OptionError,
-                     TrainError)
+                     TrainError, UnknownCharacters)
 from .options import add_options, resolve_config
-from .sample import sample
+from .beam import MAX_BEAM_LENGTH
+from .next_char import check_sampling
+from .sample import generate, sample
+from .report import add_report_parser, run_report
+from .score_cli import add_score_parser, run_score
 from .store import load_model
 
 EXPECTED_ERRORS = (TrainError, DataError, ModelFileError, CheckpointError, BackendError,
@@ -77,21 +82,32 @@ def run_train(args: argparse.Namespace) -> int:
 def _sample_parser(sub) -> None:
     p = sub.add_parser("sample", help="generate text from a trained checkpoint",
                        description="Generate text from a char-LM checkpoint (written by "
-                                   "`python -m tinyrnn train` or an example).")
+                                   "`python -m tinyrnn train` or an example). The text is "
+                                   "printed as it is made (a line or 256 characters at a "
+                                   "time), so Ctrl-C keeps what was shown.")
     p.add_argument("checkpoint", metavar="CHECKPOINT",
                    help="a .npz checkpoint (or a directory: its latest.npz)")
     p.add_argument("--length", type=int, default=2000, metavar="N",
                    help="characters to generate (default: 2000)")
     p.add_argument("--temperature", type=float, default=1.0, metavar="T",
-                   help="divide the logits by T: below 1 is more conservative, above 1 "
-                        "more surprising (default: 1.0)")
+                   help="divide the logits by T (finite, > 0): below 1 is more "
+                        "conservative, above 1 more surprising (default: 1.0)")
     p.add_argument("--prime", default="", metavar="TEXT",
                    help="text to start from; the output begins with it (default: none)")
     p.add_argument("--argmax", action="store_true",
                    help="always take the most likely character instead of sampling "
                         "(default: off)")
+    p.add_argument("--top-k", type=int, default=None, metavar="K",
+                   help="draw only among the K most probable characters (default: all)")
+    p.add_argument("--top-p", type=float, default=None, metavar="P",
+                   help="draw only among the fewest most probable characters holding at "
+                        "least P of the probability, 0 < P <= 1 (default: all)")
+    p.add_argument("--beam", type=int, default=None, metavar="N",
+                   help="print the most probable continuation found by a beam search "
+                        "with N beams (printed at the end; --length at most "
+                        f"{MAX_BEAM_LENGTH}) instead of drawing (default: off)")
     p.add_argument("--seed", type=int, default=123,
-                   help="random seed of the sampling (default: 123)")
+                   help="random seed of the sampling, >= 0 (default: 123)")
     p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy",
                    help="numpy (CPU) or cupy (CUDA GPU) (default: numpy)")
     p.add_argument("--threads", default="auto", metavar="N",
@@ -99,26 +115,86 @@ def _sample_parser(sub) -> None:
                         "sampling runs one stream (default: auto)")
 
 
-def run_sample(args: argparse.Namespace) -> int:
-    if args.length < 0:
-        raise OptionError(f"--length must be >= 0, got {args.length}")
-    if not args.temperature > 0:
-        raise OptionError(f"--temperature must be > 0, got {args.temperature}")
+class StreamedText:
+    """Text written to ``stream`` as it comes, a line (or ``chunk`` characters) at
+    a time, each piece flushed; ``written`` counts the characters shown."""
+
+    def __init__(self, stream, chunk: int = 256):
+        self.stream, self.chunk, self.pending, self.written = stream, chunk, [], 0
+
+    def write(self, text: str) -> None:
+        self.pending.append(text)
+        if "\n" in text or len(self.pending) >= self.chunk:
+            self.flush()
+
+    def flush(self) -> None:
+        text, self.pending = "".join(self.pending), []
+        self.stream.write(text)
+        self.stream.flush()
+        self.written += len(text)
+
+    def close_quietly(self) -> None:
+        """After the reader went away (a broken pipe): no second error at exit."""
+        os.dup2(os.open(os.devnull, os.O_WRONLY), self.stream.fileno())
+
+
+SAMPLE_FLAGS = {"length": "--length", "temperature": "--temperature", "seed": "--seed",
+                "top_k": "--top-k", "top_p": "--top-p", "beam": "--beam"}
+
+
+def _check_sample_options(args: argparse.Namespace) -> None:
+    """Every number of ``sample`` in range, or OptionError naming its flag."""
+    if args.beam is not None and (args.argmax or args.top_k or args.top_p):
+        raise OptionError("--beam prints the most probable continuation; it does not "
+                          "combine with --argmax, --top-k or --top-p")
+    try:
+        check_sampling(args.length, args.temperature, args.argmax, args.seed, args.top_k,
+                       args.top_p, args.beam)
+    except ValueError as e:        # "sample: top_k must be ..." -> "--top-k must be ..."
+        message = str(e).removeprefix("sample: ")
+        name = message.split(" ", 1)[0]
+        raise OptionError(message.replace(name, SAMPLE_FLAGS.get(name, name), 1)) from None
+    if args.beam is not None and args.length > MAX_BEAM_LENGTH:
+        raise OptionError(f"--length must be <= {MAX_BEAM_LENGTH} with --beam (every beam's "
+                          f"text is held to the end), got {args.length}")
     if check_threads(args.threads):
         raise OptionError(f"--threads {check_threads(args.threads)}, got {args.threads!r}")
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    _check_sample_options(args)
     model, vocab, _ = load_model(args.checkpoint, args.backend)
+    if args.beam is not None:      # one piece, at the end: the best beam is known last
+        pieces = (sample(model, vocab, args.prime, args.length, args.temperature,
+                         beam=args.beam) for _ in range(1))
+    else:
+        pieces = generate(model, vocab, args.prime, args.length, args.temperature,
+                          args.argmax, args.seed, args.top_k, args.top_p)
+    out = StreamedText(sys.stdout)
     try:
         with num_threads(resolve(args.threads)):
-            text = sample(model, vocab, prime=args.prime, length=args.length,
-                          temperature=args.temperature, argmax=args.argmax, seed=args.seed)
-    except ValueError as e:            # e.g. prime characters not in the vocabulary
+            for piece in pieces:
+                out.write(piece)
+        out.write("\n")
+        out.flush()
+    except UnknownCharacters as e:
         raise OptionError(f"--prime: {e}") from None
-    sys.stdout.write(text + "\n")
+    except KeyboardInterrupt:
+        out.flush()
+        if not out.written:
+            raise
+        print(f"python -m tinyrnn sample: interrupted after {out.written:,} characters "
+              "(printed above)", file=sys.stderr)
+        return EXIT_CODES["interrupted"]
+    except BrokenPipeError:         # e.g. `| head`: the reader has what it wanted
+        out.close_quietly()
     return 0
 
 
 register("train", _train_parser, run_train)
 register("sample", _sample_parser, run_sample)
+register("score", add_score_parser, run_score)
+register("report", add_report_parser, run_report)
 register("export", bridge_cli.add_export_parser, bridge_cli.run_export)
 register("import", bridge_cli.add_import_parser, bridge_cli.run_import)
 

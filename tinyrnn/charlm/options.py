@@ -134,6 +134,15 @@ OPTIONS = (
     Option("sample_length", 200, "characters in the sample printed at each validation, "
            "0 for none", int, at_least(0, 10**7), metavar="N",
            group="data split and evaluation"),
+    Option("sample_every", 0, "write a sample (--sample-length characters, 200 if that "
+           "is 0) with its step to samples.txt in the run's folder every N steps, 0 for "
+           "none", int, at_least(0, 10**7), metavar="N", group="watching a run"),
+    Option("show_sample", False, "the progress line shows the start of the latest "
+           "--sample-every sample", bool, group="watching a run", merge="session"),
+    Option("layer_stats_every", 0, "every N steps, log.csv gets each layer's gradient "
+           "norm and update-to-data ratio ||w_after - w_before|| / ||w_before|| (about "
+           "1e-3 is healthy); 0 for none", int, at_least(0, 10**7), metavar="N",
+           group="watching a run"),
     Option("checkpoint_dir", "checkpoints", "the run's folder: latest.npz, best.npz, "
            "log.csv and loss.png; a run holds a lock on it while it trains (default "
            "when resuming: the folder of the --init-from checkpoint)", metavar="DIR",

@@ -96,6 +96,13 @@ def _decode_piece(decoder, raw: bytes, start: int, name: str
     return text, binary
 
 
+def text_pieces(path: str | os.PathLike, max_chars: int | None = None,
+                chunk_bytes: int = READ_CHUNK) -> Iterator[str]:
+    """The text of a UTF-8 file in pieces of about ``chunk_bytes`` bytes, checked
+    as :func:`load_text` checks it: constant memory whatever the file's size."""
+    return _read_text(path, max_chars, chunk_bytes)
+
+
 def load_text(path: str | os.PathLike, max_chars: int | None = None) -> str:
     """Read a UTF-8 text file, or only its first ``max_chars`` characters.
 

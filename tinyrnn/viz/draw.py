@@ -11,7 +11,7 @@ figure there by leaving it as a cell's last value).
 
 * :func:`activation_html` / :func:`plot_activation`: one unit's activation
   over a text, each character coloured from -1 (red) to +1 (blue), with a
-  legend of the colours;
+  legend of the colours; :func:`plot_text`: any value per character, any scale;
 * :func:`plot_gate_saturation`: each gate unit's saturation, one panel per layer;
 * :func:`plot_rwa_weights`: the RWA's mean and max log-weight per time step;
 * :func:`plot_gradient_norms`: ||dL/dh_t|| against t;
@@ -26,7 +26,8 @@ import numpy as np
 from ..utils.checkpoint import atomic_open
 from .record import as_array, gate_names, gate_saturation
 
-__all__ = ["activation_html", "plot_activation", "plot_gate_saturation", "plot_rwa_weights",
+__all__ = ["new_figure", "save_png", "activation_html", "plot_activation", "plot_text",
+           "plot_gate_saturation", "plot_rwa_weights",
            "plot_gradient_norms", "plot_curves"]
 
 LEGEND = "red = -1, white = 0, blue = +1"
@@ -36,7 +37,7 @@ LEGEND = "red = -1, white = 0, blue = +1"
 # ---------------------------------------------------------------------------
 # Figures: creation and saving
 # ---------------------------------------------------------------------------
-def _figure(width: float, height: float):
+def new_figure(width: float, height: float):
     """A new Figure with no pyplot state (never shown by a GUI by accident)."""
     try:
         from matplotlib.figure import Figure
@@ -46,7 +47,7 @@ def _figure(width: float, height: float):
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def _save(fig, path) -> None:
+def save_png(fig, path) -> None:
     """Save as PNG atomically: an old file at ``path`` stays whole until the new
     one is complete (a run's loss.png is redrawn while the run goes on)."""
     if path is not None:
@@ -125,26 +126,43 @@ def plot_activation(text: str, values, path=None, title: str = "", width: int = 
     Lines longer than ``width`` characters wrap; only the first ``max_lines``
     rows are drawn. A colour bar beside the text is the legend.
     """
-    v = _check_text_values(text, values, "plot_activation")
+    _check_text_values(text, values, "plot_activation")
+    return plot_text(text, values, path, title, width, max_lines)
+
+
+def plot_text(text: str, values, path=None, title: str = "", width: int = 80,
+              max_lines: int = 40, cmap: str = "RdBu", vmin: float = -1, vmax: float = 1,
+              label: str = LEGEND):
+    """``text`` drawn as a grid of characters, each on a colour for its value.
+
+    values : (N,), one per character; NaN leaves a character uncoloured.
+    cmap, vmin, vmax : the matplotlib colour map and the values at its ends
+        (values beyond them take the end colours); ``label`` names the scale
+        on the colour bar. Lines wrap at ``width``; ``max_lines`` rows at most.
+    """
+    v = _check_text_values(text, values, "plot_text")
     rows = _lines(text, width)[:max_lines]
     grid = np.full((max(len(rows), 1), width), np.nan)
     for r, (start, line) in enumerate(rows):
         grid[r, :len(line)] = v[start:start + len(line)]
-    fig = _figure(width * 0.11 + 0.6, len(grid) * 0.2 + 0.6)
+    fig = new_figure(width * 0.11 + 0.6, len(grid) * 0.2 + 0.6)
     ax = fig.add_subplot()
-    image = ax.imshow(grid, cmap="RdBu", vmin=-1, vmax=1, aspect="auto",
+    image = ax.imshow(grid, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto",
                       interpolation="nearest")
-    legend = fig.colorbar(image, ax=ax, ticks=[-1, 0, 1], fraction=0.04, pad=0.01)
-    legend.set_label(LEGEND, fontsize=8)
+    legend = fig.colorbar(image, ax=ax, ticks=[vmin, (vmin + vmax) / 2, vmax],
+                          fraction=0.04, pad=0.01)
+    legend.set_label(label, fontsize=8)
+    rgba = image.to_rgba(grid)                    # white letters on dark cells
+    dark = (rgba[..., :3] @ [0.299, 0.587, 0.114] < 0.45) & ~np.isnan(grid)
     for r, (_, line) in enumerate(rows):
         for c, ch in enumerate(line):
             ax.text(c, r, "↵" if ch == "\n" else ch, ha="center", va="center",
-                    fontsize=8, family="monospace")
+                    fontsize=8, family="monospace", color="white" if dark[r, c] else "black")
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
         ax.set_title(title, fontsize=10)
-    _save(fig, path)
+    save_png(fig, path)
     return fig
 
 
@@ -168,7 +186,7 @@ def plot_gate_saturation(layers: list[dict], path=None, title: str = "",
         raise ValueError("plot_gate_saturation: no layers given")
     colours = {"i": "tab:green", "f": "tab:blue", "o": "tab:red",     # the usual gates
                "r": "tab:purple", "z": "tab:orange"}                  # keep their colours
-    fig = _figure(3.2 * len(layers) + 0.4, 3.4)
+    fig = new_figure(3.2 * len(layers) + 0.4, 3.4)
     axes = fig.subplots(1, len(layers), squeeze=False)[0]
     for k, (ax, rec) in enumerate(zip(axes, layers)):
         gates = gate_names(rec)
@@ -191,7 +209,7 @@ def plot_gate_saturation(layers: list[dict], path=None, title: str = "",
         ax.legend(fontsize=8, loc="upper right")
     if title:
         fig.suptitle(title, fontsize=11)
-    _save(fig, path)
+    save_png(fig, path)
     return fig
 
 
@@ -209,7 +227,7 @@ def plot_rwa_weights(log_weights: list, path=None, title: str = ""):
     """
     if not log_weights:
         raise ValueError("plot_rwa_weights: no layers given")
-    fig = _figure(8.5, 3.2)
+    fig = new_figure(8.5, 3.2)
     ax_mean, ax_max = fig.subplots(1, 2)
     for k, a in enumerate(log_weights):
         a = as_array(a, f"log_weights[{k}]", "plot_rwa_weights", (2, 3))
@@ -223,7 +241,7 @@ def plot_rwa_weights(log_weights: list, path=None, title: str = ""):
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title, fontsize=11)
-    _save(fig, path)
+    save_png(fig, path)
     return fig
 
 
@@ -235,7 +253,7 @@ def plot_gradient_norms(curves: dict, path=None, title: str = "", log: bool = Tr
     (from :func:`bptt_gradient_norms`), on a log scale by default."""
     if not curves:
         raise ValueError("plot_gradient_norms: no curves given")
-    fig = _figure(6.5, 3.8)
+    fig = new_figure(6.5, 3.8)
     ax = fig.add_subplot()
     for label, norms in curves.items():
         norms = as_array(norms, f"curves[{label!r}]", "plot_gradient_norms")
@@ -249,7 +267,7 @@ def plot_gradient_norms(curves: dict, path=None, title: str = "", log: bool = Tr
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
-    _save(fig, path)
+    save_png(fig, path)
     return fig
 
 
@@ -283,7 +301,7 @@ def plot_curves(runs: dict, path=None, title: str = "", x: str = "step",
         if label not in runs or isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"plot_curves: smooth must map run labels {sorted(runs)} to "
                              f"whole numbers of points >= 1; got {label!r}: {k!r}")
-    fig = _figure(4.6 * len(shown) + 0.4, 3.6)
+    fig = new_figure(4.6 * len(shown) + 0.4, 3.6)
     axes = fig.subplots(1, len(shown), squeeze=False)[0]
     for ax, metric in zip(axes, shown):
         for label, run in runs.items():
@@ -304,7 +322,7 @@ def plot_curves(runs: dict, path=None, title: str = "", x: str = "step",
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title, fontsize=11)
-    _save(fig, path)
+    save_png(fig, path)
     return fig
 
 

@@ -62,6 +62,7 @@ class Console:
         self.started = time.perf_counter()
         self.bar = _progress_bar(last_step, first_step)
         self.printed_at = self.started
+        self.latest_sample = None        # --show-sample: shown at the end of the line
 
     def say(self, message: str) -> None:
         """Print a line without breaking the progress bar."""
@@ -82,14 +83,19 @@ class Console:
                 self.bar.total = end
             self.bar.update(step - self.bar.n)
             self.bar.set_postfix_str(f"epoch {epoch}, loss {loss:.3f}, "
-                                     f"{chars_per_sec:,.0f} chars/s")
+                                     f"{chars_per_sec:,.0f} chars/s" + self._sample())
         elif now - self.printed_at >= PROGRESS_EVERY:
             self.printed_at = now
             left = (end - step) * per_step if per_step else 0.0
             limit = "--max-time" if end < self.last_step else "the last step"
             self.say(f"step {step}/{end} (epoch {epoch}): loss {loss:.3f}, "
                      f"{chars_per_sec:,.0f} chars/s, {_clock(elapsed)} elapsed, "
-                     f"about {_clock(left)} left (until {limit})")
+                     f"about {_clock(left)} left (until {limit})" + self._sample())
+
+    def _sample(self, chars: int = 40) -> str:
+        if not self.latest_sample:
+            return ""
+        return ", sample: " + repr(self.latest_sample[:chars])
 
     def close(self) -> None:
         if self.bar is not None:

@@ -24,7 +24,8 @@ from ..errors import TrainError
 
 __all__ = ["RunFolder", "RUN_FILES", "writing"]
 
-RUN_FILES = ("latest.npz", "best.npz", "log.csv", "loss.png")   # what a run writes
+RUN_FILES = ("latest.npz", "best.npz", "log.csv", "loss.png",   # what a run writes
+             "samples.txt")
 LOCK = ".lock"
 # atomic_open's temporary files: "." + name + "." + mkstemp's 8 characters + ".tmp"
 STALE = re.compile(r"\.(?:" + "|".join(map(re.escape, RUN_FILES)) + r")\.[a-z0-9_]{8}\.tmp")

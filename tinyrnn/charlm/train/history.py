@@ -14,14 +14,19 @@ COLUMNS = ("step", "epoch", "train_loss", "val_loss", "learning_rate", "chars_pe
 
 
 def write_csv(history: dict, path: str) -> None:
-    """The history as CSV (atomically); an empty cell where there was no validation."""
+    """The history as CSV (atomically); an empty cell where there was no validation.
+
+    The columns are :data:`COLUMNS`, then any others the history holds (each
+    layer's ``grad_norm:<layer>`` and ``update_ratio:<layer>``, see train/watch.py).
+    """
+    columns = COLUMNS + tuple(k for k in history if k not in COLUMNS)
     with checkpoint.atomic_open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(COLUMNS)
-        for row in zip(*(history[k] for k in COLUMNS)):
+        writer.writerow(columns)
+        for row in zip(*(history[k] for k in columns)):
             writer.writerow(["" if isinstance(v, float) and math.isnan(v) else
-                             (f"{v:.6g}" if k in ("chars_per_sec", "time_s") else v)
-                             for k, v in zip(COLUMNS, row)])
+                             (f"{v:.6g}" if k not in COLUMNS[:5] else v)
+                             for k, v in zip(columns, row)])
 
 
 def plot_losses(history: dict, path: str, title: str = "") -> bool:

@@ -20,6 +20,8 @@ on the NumPy backend. The run's folder (:mod:`tinyrnn.charlm.train.folder`) hold
     latest.npz   the state after the last evaluation (or the end, or Ctrl-C)
     best.npz     the state with the lowest validation loss so far (none with --val-frac 0)
     log.csv      one row per step: loss, validation loss, learning rate, speed
+                 (and each layer's gradient norm and update ratio: train/watch.py)
+    samples.txt  a sample every --sample-every steps
     loss.png     the loss curves (with matplotlib)
 """
 from __future__ import annotations
@@ -49,6 +51,7 @@ from .console import Console, GracefulInterrupt
 from .corpus import prepare_data
 from .folder import RunFolder, writing
 from .history import COLUMNS, plot_losses, write_csv
+from .watch import Watcher
 
 __all__ = ["Trainer", "PLOT_EVERY"]
 
@@ -101,7 +104,8 @@ class Trainer:
         self.schedule = optim.StepDecay(self.optimizer, decay=cfg.lr_decay,
                                         after=max(0, cfg.lr_decay_after - 1))
         self.step, self.state, self.best_val = 0, None, math.inf
-        self.history = {k: [] for k in COLUMNS}
+        self.watch = Watcher(cfg, self.model)     # --layer-stats-every, --sample-every
+        self.history = {k: [] for k in COLUMNS + self.watch.columns}
         self.last_saved = None          # (path, step) of the newest good checkpoint
         if resuming:
             self._restore(start.arrays, start.meta)
@@ -139,11 +143,14 @@ class Trainer:
         if not math.isfinite(value):
             raise self._diverged(f"the loss is {value}")
         loss.backward()
+        measure = self.watch.measuring(self.step + 1)
+        self.watch.before(measure)
         if self.cfg.grad_clip > 0:
             norm = clip_grad_norm_(self.params, self.cfg.grad_clip)
             if not math.isfinite(norm):
                 raise self._diverged(f"the gradient norm is {norm}")
         self.optimizer.step()
+        self.watch.after(measure)
         self.state = detach_state(state)
         return value
 
@@ -233,6 +240,7 @@ class Trainer:
                         speed = inputs.size / seconds if speed is None else \
                             0.9 * speed + 0.1 * inputs.size / seconds    # smoothed
                         self.console.progress(self.step, self.epoch, loss, speed)
+                        self.watch.on_step(self)
                         if self.step % cfg.eval_every == 0:
                             # The plot takes ~0.2 s to draw: redraw it at most
                             # every PLOT_EVERY seconds, and at the end.
@@ -290,6 +298,7 @@ class Trainer:
         for key, value in zip(COLUMNS, (self.step, self.epoch, loss, math.nan,
                                         self.optimizer.lr, chars_per_sec, elapsed)):
             h[key].append(value)
+        self.watch.record(h)
 
     def validate_and_save(self, plot: bool = True) -> None:
         """Validation loss, a sample, and the checkpoints, log (and plot).
@@ -350,7 +359,7 @@ class Trainer:
             self.best_val = math.inf if best is None else float(best)
             set_rng_state(meta["rng_state"])
             self.state = store.hidden_state(arrays, meta, self.backend)
-            self.history = store.history(arrays, COLUMNS, self.step)
+            self.history = self.watch.restore(arrays, store.history(arrays, COLUMNS, self.step))
         except (KeyError, IndexError, ValueError, TypeError) as e:
             raise TrainError(f"checkpoint {meta['path']!r} cannot be resumed: {e}") from None
         layout = ("batch_size", "seq_length", "train_frac")
