@@ -116,7 +116,8 @@ def report_figure(log: dict, path: str | None = None, title: str = ""):
     loss_ax.legend(fontsize=8)
     if _layer_curves(ratio_ax, log, "update_ratio:", "update / weights, ||dw|| / ||w||"):
         ratio_ax.axhline(HEALTHY_RATIO, ls="--", color="0.4", lw=1)
-        ratio_ax.text(step[0], HEALTHY_RATIO, " 1e-3", va="bottom", fontsize=8, color="0.3")
+        ratio_ax.text(0.98, HEALTHY_RATIO, "healthy: about 1e-3", ha="right", va="bottom",
+                      fontsize=8, color="0.3", transform=ratio_ax.get_yaxis_transform())
     _layer_curves(grad_ax, log, "grad_norm:", "gradient norm ||g|| (before clipping)")
     if title:
         fig.suptitle(title, fontsize=11)
@@ -133,8 +134,8 @@ def report_html(png: bytes, samples: list, title: str) -> str:
         "<p>No samples: train with --sample-every N to see them improve here.</p>"
     return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
             f"<title>{html.escape(title)}</title><style>body {{ font-family: sans-serif; "
-            "margin: 1.5em; }} img {{ max-width: 100%; }} pre {{ background: #f4f4f4; "
-            "padding: 0.6em; white-space: pre-wrap; }}</style></head><body>\n"
+            "margin: 1.5em; } img { max-width: 100%; } pre { background: #f4f4f4; "
+            "padding: 0.6em; white-space: pre-wrap; }</style></head><body>\n"
             f"<h2>{html.escape(title)}</h2>\n<img alt=\"loss, update ratios and gradient "
             f"norms over the steps\" src=\"data:image/png;base64,{image}\">\n"
             f"<h3>Samples as the run went on</h3>\n{blocks}\n</body></html>\n")
