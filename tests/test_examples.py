@@ -52,10 +52,21 @@ def test_retrieval_smoke_trains_tests_and_plots(tmp_path, capsys):
     assert acc == next(r["test_acc"] for r in rows if r["model"] == "LSTM")
 
 
-def test_retrieval_net_answers_from_the_last_step():
-    net = retrieval.RetrievalNet("RNN-LN-FW", 6, embedding_dim=5, readout_size=4)
+@pytest.mark.parametrize("model", retrieval.MODELS)
+def test_retrieval_net_answers_from_the_last_step(model):
+    """The answer reads the state after the query key: changing only the last
+    character changes it, and it is the answer of the whole sequence, not of a prefix."""
+    tr.manual_seed(0)
+    net = retrieval.RetrievalNet(model, 6, embedding_dim=5, readout_size=32)
     x = np.random.default_rng(0).integers(0, 37, size=(11, 3))
-    assert net(tr.tensor(x)).shape == (3, 10)
+    last_changed = x.copy()
+    last_changed[-1] = (x[-1] + 1) % 37
+    with tr.no_grad():
+        answer = net(tr.tensor(x)).numpy()
+        assert answer.shape == (3, 10)
+        assert np.all(np.abs(net(tr.tensor(last_changed)).numpy() - answer).max(axis=1) > 1e-6)
+        for prefix in (1, 10):
+            assert np.all(np.abs(net(tr.tensor(x[:prefix])).numpy() - answer).max(axis=1) > 1e-6)
 
 
 def test_retrieval_errors(tmp_path):

@@ -1,0 +1,88 @@
+"""What a training run promises its user, checked where it happens.
+
+- ``--grad-clip`` is applied: the gradient the optimizer's update reads has a
+  global L2 norm of at most the threshold, and without clipping it would not.
+- A saved run samples as it trained: the model loaded from its checkpoint by
+  ``tinyrnn sample`` writes the training run's own argmax text, and its
+  vocabulary encodes the text to the ids the run trained on.
+"""
+import math
+
+import numpy as np
+import pytest
+
+from tinyrnn import optim
+from tinyrnn.charlm import sample
+from tinyrnn.charlm.cli import main
+from tinyrnn.charlm.options import TrainConfig
+from tinyrnn.charlm.store import load_model
+from tinyrnn.charlm.train.loop import Trainer
+
+TEXT = "hello world, hello tinyrnn!\n" * 60
+TINY = dict(rnn_size=16, num_layers=1, batch_size=4, seq_length=16, eval_every=30,
+            sample_length=0, seed=5)
+
+
+@pytest.fixture
+def text_file(tmp_path):
+    path = tmp_path / "hello.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    return str(path)
+
+
+def global_norm(params) -> float:
+    return math.sqrt(sum(float(np.sum(p.grad.numpy().astype(np.float64) ** 2))
+                         for p in params if p.grad is not None))
+
+
+def norms_seen_by_the_update(monkeypatch, argv) -> list[float]:
+    """Run ``tinyrnn train`` with ``argv``; the gradient norm at each optimizer step."""
+    seen = []
+    real = optim.Optimizer.step          # SGD inherits it
+
+    def spy(self):
+        seen.append(global_norm(self.params))
+        return real(self)
+    monkeypatch.setattr(optim.SGD, "step", spy)
+    assert main(["train", *argv]) == 0
+    return seen
+
+
+@pytest.mark.parametrize("clip", [1e-3, 0.05])
+def test_grad_clip_bounds_the_gradient_the_update_reads(tmp_path, text_file, monkeypatch,
+                                                        clip):
+    argv = [text_file, "--rnn-size", "8", "--num-layers", "1", "--batch-size", "4",
+            "--seq-length", "8", "--max-steps", "6", "--eval-every", "6",
+            "--sample-length", "0", "--optimizer", "sgd", "--learning-rate", "0.1"]
+    free = norms_seen_by_the_update(monkeypatch, [*argv, "--grad-clip", "0",
+                                                  "--checkpoint-dir", str(tmp_path / "a")])
+    clipped = norms_seen_by_the_update(monkeypatch, [*argv, "--grad-clip", str(clip),
+                                                     "--checkpoint-dir", str(tmp_path / "b")])
+    assert len(free) == len(clipped) == 6
+    assert min(free) > 2 * clip                      # so clipping had work to do
+    assert max(clipped) <= clip * (1 + 1e-5), (clip, clipped)
+    assert min(clipped) >= clip * (1 - 1e-5)         # rescaled to the threshold, not below
+
+
+def test_a_loaded_checkpoint_samples_and_encodes_as_the_training_run(tmp_path, text_file,
+                                                                    capsys):
+    folder = tmp_path / "run"
+    trainer = Trainer(TrainConfig(data=text_file, learning_rate=1e-2, max_steps=60,
+                                  checkpoint_dir=str(folder), **TINY))
+    assert trainer.run() == 0
+    assert trainer.history["train_loss"][-1] < 1.0          # it learned the text
+    prime = "hello world"
+    trained = sample(trainer.model, trainer.vocab, prime=prime, length=40, argmax=True)
+    capsys.readouterr()
+
+    assert main(["sample", str(folder / "latest.npz"), "--prime", prime, "--length", "40",
+                 "--argmax"]) == 0
+    assert capsys.readouterr().out.rstrip("\n") == trained.rstrip("\n")
+    assert trained.count(" ") >= 2 and "\n" in trained      # uses ids 0 ('\n') and 1 (' ')
+
+    model, vocab, _ = load_model(str(folder / "latest.npz"))
+    assert vocab.chars == trainer.vocab.chars
+    rows = len(trainer.data.train)
+    np.testing.assert_array_equal(vocab.encode(TEXT[:rows]), trainer.data.train[:, 0])
+    assert vocab.decode(trainer.data.train[:, 1]) == TEXT[rows:2 * rows]
+    assert sample(model, vocab, prime=prime, length=40, argmax=True) == trained
