@@ -65,3 +65,11 @@ def test_bench_threads_and_bench_step_auto_run_their_tuners(capsys, monkeypatch)
                      "--contenders", "floor,tinyrnn fused"])
     out = capsys.readouterr().out
     assert "tinyrnn fused: ThreadTuner chose" in out and "handed back" in out
+
+
+def test_bench_data_runs(capsys):
+    import bench_data
+    rows = bench_data.main(["--chars", "5000", "--repeats", "1"])
+    assert set(rows) == {"default_corpus", "CharVocab.encode", "NGramModel(9).fit + nll of 10%",
+                         "refuse a 3.6 TiB header"}
+    assert "x floor" in capsys.readouterr().out

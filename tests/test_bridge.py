@@ -11,7 +11,6 @@ import os
 import struct
 import subprocess
 import sys
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -365,7 +364,7 @@ def mutations(draw, raw: bytes):
 
 
 @needs_safetensors
-@settings(max_examples=150, deadline=None,
+@settings(max_examples=150, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_fuzzed_files_fail_in_one_line_or_load_correctly(real_file, tmp_path, data):
@@ -373,7 +372,6 @@ def test_fuzzed_files_fail_in_one_line_or_load_correctly(real_file, tmp_path, da
     path = tmp_path / "fuzz.safetensors"
     path.write_bytes(raw)
     tracemalloc.start()
-    started = time.perf_counter()
     try:
         model, vocab = model_from_safetensors(str(path))
     except BridgeError as e:
@@ -386,7 +384,7 @@ def test_fuzzed_files_fail_in_one_line_or_load_correctly(real_file, tmp_path, da
     finally:
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-    assert time.perf_counter() - started < 2.0 and peak < 10 * 2**20
+    assert peak < 10 * 2**20, peak
 
 
 # ---- the example: DDP on 2 processes and back ---------------------------------------

@@ -1,6 +1,5 @@
 """Tests for tinyrnn.charlm: vocabulary, text loading, corpus, batching (the synthetic
 tasks are tested in test_tasks.py)."""
-import time
 import tracemalloc
 
 import numpy as np
@@ -205,11 +204,8 @@ def test_load_ids(tmp_path):
 
 
 # ---- default corpus -------------------------------------------------------------
-def test_default_corpus_deterministic_and_fast():
-    start = time.perf_counter()
-    a = default_corpus(200_000)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 1.0
+def test_default_corpus_is_deterministic():
+    a = default_corpus(200_000)          # its speed: benchmarks/bench_data.py
     assert len(a) == 200_000
     assert a == default_corpus(200_000)
     assert default_corpus(1000) == a[:1000]
