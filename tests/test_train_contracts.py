@@ -86,3 +86,17 @@ def test_a_loaded_checkpoint_samples_and_encodes_as_the_training_run(tmp_path, t
     np.testing.assert_array_equal(vocab.encode(TEXT[:rows]), trainer.data.train[:, 0])
     assert vocab.decode(trainer.data.train[:, 1]) == TEXT[rows:2 * rows]
     assert sample(model, vocab, prime=prime, length=40, argmax=True) == trained
+
+
+def test_save_model_writes_what_load_model_rebuilds(tmp_path):
+    """The sampling checkpoint (``save_model``): the same weights, vocabulary and
+    config come back, with the extra metadata beside them."""
+    from tinyrnn.charlm import CharLM, CharVocab, save_model
+    vocab = CharVocab("hello world")
+    model = CharLM(len(vocab), hidden_size=6, num_layers=2, cell="gru")
+    save_model(tmp_path / "m.npz", model, vocab, val_loss=1.5)
+    loaded, loaded_vocab, meta = load_model(str(tmp_path / "m.npz"))
+    assert loaded_vocab == vocab and meta["val_loss"] == 1.5
+    assert meta["kind"] == "tinyrnn.charlm" and meta["model"] == model.config()
+    for (name, p), (name_, q) in zip(model.named_parameters(), loaded.named_parameters()):
+        assert name == name_ and np.array_equal(p.numpy(), q.numpy()), name
