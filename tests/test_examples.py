@@ -87,6 +87,19 @@ def test_rwa_vs_lstm_smoke_writes_tables_and_figures(tmp_path):
         assert "| RWA |" in (tmp_path / f"results_{label}.md").read_text()
 
 
+def test_rwa_learns_the_adding_problem(tmp_path):
+    """150 steps of RWA on the adding problem (T = 10) bring the test MSE well
+    under the 1/6 of always answering 1 (the sum's variance), which a model that
+    learned nothing cannot. Seeds 0, 1, 2 gave 0.047, 0.009, 0.013: the bound
+    0.1 leaves a margin of 2x over the worst of them and 1.7x under chance."""
+    args = ["--task", "adding", "--models", "rwa", "--T", "10", "--hidden", "16",
+            "--batch", "32", "--lr", "0.01", "--max-iters", "150", "--eval-every", "50",
+            "--test-size", "200", "--seed", "0", "--out", str(tmp_path), "--quiet"]
+    assert rwa_vs_lstm.main(args) == 0
+    result = json.loads((tmp_path / "results_adding_T10.json").read_text())["results"]["rwa"]
+    assert result["final_loss"] < 0.1, result["history"]["loss"]
+
+
 def test_adding_loss_is_the_mean_squared_error():
     make, loss, kwargs = rwa_vs_lstm.task_setup("adding", 10, rwa_vs_lstm.parse_args([]))
     x, y = make(5, np.random.default_rng(0))
