@@ -15,7 +15,7 @@ EQUIVALENT = [
     (r".", r"astype\((?P<mask>.+), [\w.]+\)  ->  (?P=mask)$",
      "a bool mask used without the cast: NumPy multiplies it as 0 / 1 (the Array API "
      "refuses bool * float, hence the cast; the strict backend in the suite checks it)"),
-    (r".", r"^-1  ->  -2  in \S*reshape\(",
+    (r".", r"^-1  ->  -2  in (\S*|.*\)\.)reshape\(",
      "reshape reads any negative size as 'infer this axis': -2 works like -1"),
     (r".", r"\*= -1  ->  \S+ /= -1$", "multiplying by -1 and dividing by -1 are the same"),
     (r"^(MatMul|Linear)\.backward$",
