@@ -15,7 +15,8 @@ from tinyrnn import optim
 from tinyrnn.charlm import sample
 from tinyrnn.charlm.cli import main
 from tinyrnn.charlm.options import TrainConfig
-from tinyrnn.charlm.store import load_model
+from tinyrnn.charlm.errors import ModelFileError
+from tinyrnn.charlm.store import load_model, read_checkpoint
 from tinyrnn.charlm.train.loop import Trainer
 
 TEXT = "hello world, hello tinyrnn!\n" * 60
@@ -100,3 +101,25 @@ def test_save_model_writes_what_load_model_rebuilds(tmp_path):
     assert meta["kind"] == "tinyrnn.charlm" and meta["model"] == model.config()
     for (name, p), (name_, q) in zip(model.named_parameters(), loaded.named_parameters()):
         assert name == name_ and np.array_equal(p.numpy(), q.numpy()), name
+
+
+def test_validation_loss_is_the_mean_nll_per_character(tmp_path, text_file):
+    """Before any step the model guesses about uniformly: its validation loss is
+    near ln V nats per character (V = 15 here); training brings it down."""
+    trainer = Trainer(TrainConfig(data=text_file, learning_rate=1e-2, max_steps=30,
+                                  checkpoint_dir=str(tmp_path / "run"), **TINY))
+    V = len(trainer.vocab)
+    assert abs(trainer.evaluate() - math.log(V)) < 0.2
+    trainer.run()
+    assert trainer.evaluate() < math.log(V) - 0.5
+
+
+def test_a_run_without_validation_says_why_it_has_no_best_model(tmp_path, text_file):
+    folder = tmp_path / "run"
+    Trainer(TrainConfig(data=text_file, max_steps=2, val_frac=0, checkpoint_dir=str(folder),
+                        **TINY)).run()
+    assert not (folder / "best.npz").exists()
+    with pytest.raises(ModelFileError, match=r"trained with --val-frac 0 .*use .*latest\.npz"):
+        read_checkpoint(str(folder / "best.npz"))
+    with pytest.raises(ModelFileError, match="does not exist"):
+        read_checkpoint(str(folder / "nothing.npz"))

@@ -51,6 +51,13 @@ EQUIVALENT = [
 ]
 
 
+# ---- the application (tools/mutate_app.py) ---------------------------------------
+EQUIVALENT += [
+    (r"^nn\.utils:clip_grad_norm_$", r"^total > max_norm  ->  total >= max_norm",
+     "at total == max_norm the gradients are scaled by max_norm / total = 1: unchanged"),
+]
+
+
 def reason_for(mutant) -> str | None:
     """The reason ``mutant`` is a known equivalent, or None."""
     for target, change, reason in EQUIVALENT:
