@@ -54,7 +54,8 @@ EQUIVALENT = [
 # ---- the application (tools/mutate_app.py) ---------------------------------------
 EQUIVALENT += [
     (r"^nn\.utils:clip_grad_norm_$", r"^total > max_norm  ->  total >= max_norm",
-     "at total == max_norm the gradients are scaled by max_norm / total = 1: unchanged"),
+     "differs only when the float norm equals max_norm exactly, and there it scales "
+     "by max_norm / (max_norm + 1e-6), a change of 1e-6 / max_norm at a point no run meets"),
 ]
 
 
