@@ -15,7 +15,7 @@ from tinyrnn import optim
 from tinyrnn.charlm import sample
 from tinyrnn.charlm.cli import main
 from tinyrnn.charlm.options import TrainConfig
-from tinyrnn.charlm.errors import ModelFileError
+from tinyrnn.charlm.errors import Diverged, ModelFileError
 from tinyrnn.charlm.store import load_model, read_checkpoint
 from tinyrnn.charlm.train.loop import Trainer
 
@@ -123,3 +123,15 @@ def test_a_run_without_validation_says_why_it_has_no_best_model(tmp_path, text_f
         read_checkpoint(str(folder / "best.npz"))
     with pytest.raises(ModelFileError, match="does not exist"):
         read_checkpoint(str(folder / "nothing.npz"))
+
+
+def test_a_validation_loss_that_is_not_finite_stops_the_run_before_saving(tmp_path,
+                                                                         text_file,
+                                                                         monkeypatch):
+    folder = tmp_path / "run"
+    trainer = Trainer(TrainConfig(data=text_file, max_steps=10, checkpoint_dir=str(folder),
+                                  **{**TINY, "eval_every": 5}))
+    monkeypatch.setattr(trainer, "evaluate", lambda: math.inf)
+    with pytest.raises(Diverged, match=r"diverged at step 5 .*the validation loss is inf"):
+        trainer.run()
+    assert not (folder / "latest.npz").exists() and not (folder / "best.npz").exists()
