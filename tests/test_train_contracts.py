@@ -6,6 +6,7 @@
   ``tinyrnn sample`` writes the training run's own argmax text, and its
   vocabulary encodes the text to the ids the run trained on.
 """
+import io
 import math
 
 import numpy as np
@@ -135,3 +136,14 @@ def test_a_validation_loss_that_is_not_finite_stops_the_run_before_saving(tmp_pa
     with pytest.raises(Diverged, match=r"diverged at step 5 .*the validation loss is inf"):
         trainer.run()
     assert not (folder / "latest.npz").exists() and not (folder / "best.npz").exists()
+
+
+@pytest.mark.parametrize("length", [0, 12])
+def test_each_validation_prints_a_sample_of_sample_length(tmp_path, text_file, length):
+    out = io.StringIO()
+    Trainer(TrainConfig(data=text_file, max_steps=4, checkpoint_dir=str(tmp_path / "run"),
+                        **{**TINY, "eval_every": 2, "sample_length": length}), out=out).run()
+    samples = [line[len("  sample: "):] for line in out.getvalue().split("\n")
+               if line.startswith("  sample: ")]
+    assert len(samples) == (2 if length else 0), out.getvalue()
+    assert all(len(s) <= length and set(s) <= set(TEXT) for s in samples)
