@@ -167,6 +167,17 @@ def test_an_embedding_model_round_trips(tmp_path):
     assert all(np.array_equal(back.state_dict()[k], v) for k, v in model.state_dict().items())
 
 
+@needs_safetensors
+def test_a_one_character_model_round_trips(tmp_path):
+    """The smallest vocabulary (V = 1) is a model like any other."""
+    vocab = CharVocab("a")
+    model = CharLM(1, hidden_size=3, num_layers=1, cell="rnn")
+    save_charlm(str(tmp_path / "a.npz"), model, vocab)
+    assert main(["export", str(tmp_path / "a.npz"), str(tmp_path / "a.safetensors")]) == 0
+    back, back_vocab = model_from_safetensors(str(tmp_path / "a.safetensors"))
+    assert back_vocab == vocab and back.config() == model.config()
+
+
 # ---- import: from PyTorch --------------------------------------------------------------
 @needs_safetensors
 @pytest.mark.parametrize("cell,one_hot", [("lstm", False), ("gru", True), ("rnn", False)])
