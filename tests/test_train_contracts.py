@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 
+import tinyrnn
 from tinyrnn import optim
 from tinyrnn.charlm import sample
 from tinyrnn.charlm.cli import main
@@ -113,6 +114,14 @@ def test_validation_loss_is_the_mean_nll_per_character(tmp_path, text_file):
     assert abs(trainer.evaluate() - math.log(V)) < 0.2
     trainer.run()
     assert trainer.evaluate() < math.log(V) - 0.5
+    # the same number read in one piece: every validation stream from its start,
+    # the state carried across all its characters, the mean of -log p(next)
+    streams = trainer.data.val.astype(np.int64)                       # (N, B)
+    trainer.model.eval()
+    with tinyrnn.no_grad():
+        logits, _ = trainer.model(tinyrnn.tensor(streams[:-1]))
+        nll = tinyrnn.cross_entropy(logits, tinyrnn.tensor(streams[1:]), reduction="none")
+    assert trainer.evaluate() == pytest.approx(float(np.mean(nll.numpy())), rel=1e-5)
 
 
 def test_a_run_without_validation_says_why_it_has_no_best_model(tmp_path, text_file):
