@@ -156,3 +156,15 @@ def test_each_validation_prints_a_sample_of_sample_length(tmp_path, text_file, l
                if line.startswith("  sample: ")]
     assert len(samples) == (2 if length else 0), out.getvalue()
     assert all(len(s) <= length and set(s) <= set(TEXT) for s in samples)
+
+
+def test_another_kind_of_checkpoint_is_refused_by_its_kind(tmp_path):
+    """A valid tinyrnn checkpoint of something else, even one with a "model"
+    entry of its own, is refused by name, before its arrays are judged."""
+    from tinyrnn.utils import checkpoint
+    path = tmp_path / "other.npz"
+    checkpoint.save(path, {"param/w": np.zeros(3, np.float32)},
+                    {"kind": "other", "model": {"vocab_size": 1, "hidden_size": 1}})
+    with pytest.raises(ModelFileError, match=r"is not a tinyrnn char-LM checkpoint "
+                                             r"\(kind 'other'\)"):
+        read_checkpoint(str(path))
