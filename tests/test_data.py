@@ -85,6 +85,8 @@ def test_load_text_reads_utf8(tmp_path):
     (b"abc\x00def", r"looks binary \(NUL byte at offset 3\)"),
     (b"abc\xff\xfedef", r"is not UTF-8: byte 0xff at offset 3"),
     ("héllo".encode("latin-1"), r"byte 0xe9 at offset 1"),
+    (b"\xef\xbb\xbfab\x00", r"NUL byte at offset 5\)"),       # offsets count the BOM
+    (b"\xef\xbb\xbfab\xff", r"byte 0xff at offset 5 "),
 ])
 def test_load_text_bad_files(tmp_path, content, message):
     path = tmp_path / "data.txt"
