@@ -264,6 +264,7 @@ def test_bptt_batches_shift_and_cover():
     for x, y in batches:
         assert x.dtype == np.int64 and y.dtype == np.int64
         assert np.array_equal(y, x + 1)                     # the next character
+    assert num_bptt_batches(streams, 1) == len(list(bptt_batches(streams, 1))) == 22
     inputs = np.concatenate([x for x, _ in batches])
     assert np.array_equal(inputs, streams[:-1])             # every step once, in order
     resumed = list(bptt_batches(streams, T, start=3))

@@ -124,6 +124,14 @@ def test_validation_loss_is_the_mean_nll_per_character(tmp_path, text_file):
     assert trainer.evaluate() == pytest.approx(float(np.mean(nll.numpy())), rel=1e-5)
 
 
+def test_validation_runs_without_dropout(tmp_path, text_file):
+    trainer = Trainer(TrainConfig(data=text_file, dropout=0.5,
+                                  checkpoint_dir=str(tmp_path / "run"),
+                                  **{**TINY, "num_layers": 2}))
+    assert trainer.evaluate() == trainer.evaluate()         # no random masks
+    assert trainer.model.training                            # and training mode is back
+
+
 def test_a_run_without_validation_says_why_it_has_no_best_model(tmp_path, text_file):
     folder = tmp_path / "run"
     Trainer(TrainConfig(data=text_file, max_steps=2, val_frac=0, checkpoint_dir=str(folder),
