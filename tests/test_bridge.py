@@ -277,6 +277,12 @@ def test_bad_metadata_is_refused(tmp_path, capsys):
     for metadata, needle in cases:
         path = write_file(tmp_path / "bad.safetensors", weights, metadata)
         one_line_error(capsys, main(["import", str(path), str(tmp_path / "o.npz")]), needle)
+    # the declared cell's case does not matter: only the bias clashes here
+    path = write_file(tmp_path / "bad.safetensors", weights,
+                      {"vocab": vocab.chars, "config": '{"cell": "LSTM", "bias": false}'})
+    line = one_line_error(capsys, main(["import", str(path), str(tmp_path / "o.npz")]),
+                          "bias False")
+    assert "cell" not in line, line
     renamed = {("rnn.w_ih_l0" if k == "rnn.weight_ih_l0" else k): v
                for k, v in weights.items()}
     path = write_file(tmp_path / "bad.safetensors", renamed, {"vocab": vocab.chars})
@@ -304,6 +310,8 @@ def handmade(path, header: dict, data: bytes = b"") -> Path:
     ({"w": {"dtype": "I64", "shape": [1], "data_offsets": [0, 8]}}, b"\0" * 8, "dtype 'I64'"),
     ({"w": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}}, b"\0" * 4,
      "non-negative integers"),
+    ({"w": {"dtype": "F32", "shape": [0], "data_offsets": [8, 4]}}, b"\0" * 8,
+     "data_offsets .8, 4.; expected .begin, end. with 0 <= begin <= end"),
     ({"__metadata__": {"a": 1}}, b"", "strings to strings"),
 ])
 def test_hostile_headers_are_refused_without_allocating(tmp_path, header, data, needle):
