@@ -54,7 +54,7 @@ import pytest                                               # noqa: E402
 from app_targets import TARGETS                             # noqa: E402
 from equivalent import reason_for                           # noqa: E402
 from mutants import Mutant, mutants                         # noqa: E402
-from mutate import diff, format_markdown, format_table      # noqa: E402
+from mutate import diff, format_markdown, format_table, source_def  # noqa: E402
 
 TIMEOUT_S = 120          # a test running longer under a mutant hangs: it fails
 QUICK_SAMPLE = 6
@@ -79,13 +79,7 @@ class AppTarget:
         self._homes = None
 
     def node(self) -> ast.FunctionDef:
-        tree = ast.parse(Path(inspect.getsourcefile(self.func)).read_text())
-        scope = tree.body
-        if self.owner is not None:
-            scope = next(n for n in scope if isinstance(n, ast.ClassDef)
-                         and n.name == self.owner.__name__).body
-        return next(n for n in scope if isinstance(n, ast.FunctionDef)
-                    and n.name == self.attr)
+        return source_def(self.func, self.owner, self.attr)
 
     def mutants(self) -> list[Mutant]:
         """Every mutant, less those changing only a raised error's message."""
