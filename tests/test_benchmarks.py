@@ -76,3 +76,11 @@ def test_the_gradient_check_benchmarks_run(capsys):
                                   "--no-torch"])
     assert timed["parameters"] == 48 and len(timed["tinyrnn"]) == 1
     assert "tinyrnn.gradcheck_module (full)" in capsys.readouterr().out
+
+
+def test_bench_data_runs(capsys):
+    import bench_data
+    rows = bench_data.main(["--chars", "5000", "--repeats", "1"])
+    assert set(rows) == {"default_corpus", "CharVocab.encode", "NGramModel(9).fit + nll of 10%",
+                         "refuse a 3.6 TiB header"}
+    assert "x floor" in capsys.readouterr().out

@@ -11,7 +11,6 @@ import os
 import struct
 import subprocess
 import sys
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -169,6 +168,17 @@ def test_an_embedding_model_round_trips(tmp_path):
     assert all(np.array_equal(back.state_dict()[k], v) for k, v in model.state_dict().items())
 
 
+@needs_safetensors
+def test_a_one_character_model_round_trips(tmp_path):
+    """The smallest vocabulary (V = 1) is a model like any other."""
+    vocab = CharVocab("a")
+    model = CharLM(1, hidden_size=3, num_layers=1, cell="rnn")
+    save_charlm(str(tmp_path / "a.npz"), model, vocab)
+    assert main(["export", str(tmp_path / "a.npz"), str(tmp_path / "a.safetensors")]) == 0
+    back, back_vocab = model_from_safetensors(str(tmp_path / "a.safetensors"))
+    assert back_vocab == vocab and back.config() == model.config()
+
+
 # ---- import: from PyTorch --------------------------------------------------------------
 @needs_safetensors
 @pytest.mark.parametrize("cell,one_hot", [("lstm", False), ("gru", True), ("rnn", False)])
@@ -268,6 +278,12 @@ def test_bad_metadata_is_refused(tmp_path, capsys):
     for metadata, needle in cases:
         path = write_file(tmp_path / "bad.safetensors", weights, metadata)
         one_line_error(capsys, main(["import", str(path), str(tmp_path / "o.npz")]), needle)
+    # the declared cell's case does not matter: only the bias clashes here
+    path = write_file(tmp_path / "bad.safetensors", weights,
+                      {"vocab": vocab.chars, "config": '{"cell": "LSTM", "bias": false}'})
+    line = one_line_error(capsys, main(["import", str(path), str(tmp_path / "o.npz")]),
+                          "bias False")
+    assert "cell" not in line, line
     renamed = {("rnn.w_ih_l0" if k == "rnn.weight_ih_l0" else k): v
                for k, v in weights.items()}
     path = write_file(tmp_path / "bad.safetensors", renamed, {"vocab": vocab.chars})
@@ -295,6 +311,8 @@ def handmade(path, header: dict, data: bytes = b"") -> Path:
     ({"w": {"dtype": "I64", "shape": [1], "data_offsets": [0, 8]}}, b"\0" * 8, "dtype 'I64'"),
     ({"w": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}}, b"\0" * 4,
      "non-negative integers"),
+    ({"w": {"dtype": "F32", "shape": [0], "data_offsets": [8, 4]}}, b"\0" * 8,
+     "data_offsets .8, 4.; expected .begin, end. with 0 <= begin <= end"),
     ({"__metadata__": {"a": 1}}, b"", "strings to strings"),
 ])
 def test_hostile_headers_are_refused_without_allocating(tmp_path, header, data, needle):
@@ -366,7 +384,7 @@ def mutations(draw, raw: bytes):
 
 
 @needs_safetensors
-@settings(max_examples=150, deadline=None,
+@settings(max_examples=150, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_fuzzed_files_fail_in_one_line_or_load_correctly(real_file, tmp_path, data):
@@ -374,7 +392,6 @@ def test_fuzzed_files_fail_in_one_line_or_load_correctly(real_file, tmp_path, da
     path = tmp_path / "fuzz.safetensors"
     path.write_bytes(raw)
     tracemalloc.start()
-    started = time.perf_counter()
     try:
         model, vocab = model_from_safetensors(str(path))
     except BridgeError as e:
@@ -387,7 +404,7 @@ def test_fuzzed_files_fail_in_one_line_or_load_correctly(real_file, tmp_path, da
     finally:
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-    assert time.perf_counter() - started < 2.0 and peak < 10 * 2**20
+    assert peak < 10 * 2**20, peak
 
 
 # ---- the example: DDP on 2 processes and back ---------------------------------------

@@ -396,8 +396,15 @@ def test_every_cell_words_a_mistake_alike(cls):
                                          rf"expected shape \(2, {H}\)"):
         cell(tr.randn(2, I), state)
     # the public check_state gives the same verdicts
-    assert nn.check_state(name, good, cell.state_shapes(2), cell.reference_parameter()) \
-        is not None
+    checked = nn.check_state(name, good, cell.state_shapes(2), cell.reference_parameter())
+    if len(names) == 1:
+        assert checked is good                           # the tensor itself
+    else:                                                # a tuple of the same tensors
+        assert isinstance(checked, tuple) and len(checked) == len(names)
+        assert all(a is b for a, b in zip(checked, good))
+        from_list = nn.check_state(name, list(good), cell.state_shapes(2),
+                                   cell.reference_parameter())
+        assert isinstance(from_list, tuple) and all(a is b for a, b in zip(from_list, good))
     with pytest.raises(ValueError, match=rf"^{name}: state {names[0]} has shape"):
         nn.check_state(name, state, cell.state_shapes(2), cell.reference_parameter())
 

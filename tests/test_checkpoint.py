@@ -4,7 +4,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import tracemalloc
 import zipfile
 
@@ -232,20 +231,19 @@ HUGE = (100_000, 100_000, 100)                                  # 3.6 TiB of flo
 
 
 def _refused_cheaply(path, **kwargs) -> str:
-    """load refuses ``path`` in one line, fast, without allocating, changing nothing."""
+    """load refuses ``path`` in one line without allocating, changing nothing (how
+    fast: benchmarks/bench_data.py)."""
     before = path.read_bytes()
     tracemalloc.start()
-    start = time.perf_counter()
     try:
         with pytest.raises(CheckpointError) as info:
             load(path, **kwargs)
-        seconds = time.perf_counter() - start
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     message = str(info.value)
     assert str(path) in message and "\n" not in message
-    assert seconds < 1.0 and peak < 50 * 2**20, (seconds, peak)
+    assert peak < 50 * 2**20, peak
     assert path.read_bytes() == before
     return message
 

@@ -14,7 +14,6 @@ import functools
 import io
 import os
 import tempfile
-import time
 import tracemalloc
 import warnings
 import zipfile
@@ -80,17 +79,15 @@ def check_outcome(path, expected) -> None:
     """Load ``path``: one-line CheckpointError, or arrays true to their headers."""
     before = (path.read_bytes(), sorted(os.listdir(path.parent)))
     tracemalloc.start()
-    start = time.perf_counter()
     try:
         arrays, meta = load(path, expected=expected)
     except CheckpointError as e:
         message, arrays = str(e), None
         assert str(path) in message and "\n" not in message, message
     finally:
-        seconds = time.perf_counter() - start
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-    assert seconds < 2.0 and peak < 50 * 2**20, (seconds, peak)
+    assert peak < 50 * 2**20, peak
     assert (path.read_bytes(), sorted(os.listdir(path.parent))) == before
     if arrays is None:
         return

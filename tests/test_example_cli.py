@@ -9,9 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tinyrnn.charlm.cli import main
+from tinyrnn.utils import checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.py"))
@@ -97,6 +99,15 @@ def test_char_rnn_readable_path_trains_the_same_model(tmp_path):
         assert done.returncode == 0, done.stderr
         outputs.append([line for line in done.stdout.splitlines() if "loss" in line])
     assert outputs[0] == outputs[1] and outputs[0]
+    (fused, meta_f), (readable, meta_r) = (checkpoint.load(tmp_path / f"m{i}.npz")
+                                           for i in (0, 1))
+    assert {k: (a.dtype, a.shape) for k, a in fused.items()} == \
+        {k: (a.dtype, a.shape) for k, a in readable.items()}
+    assert meta_f["vocab"] == meta_r["vocab"]
+    assert {k: v for k, v in meta_f["model"].items() if k != "fused"} == \
+        {k: v for k, v in meta_r["model"].items() if k != "fused"}
+    for key in fused:          # 3 Adam steps in float32, two summation orders
+        np.testing.assert_allclose(fused[key], readable[key], atol=1e-5, err_msg=key)
 
 @pytest.fixture
 def no_matplotlib(tmp_path):

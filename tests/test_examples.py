@@ -52,10 +52,21 @@ def test_retrieval_smoke_trains_tests_and_plots(tmp_path, capsys):
     assert acc == next(r["test_acc"] for r in rows if r["model"] == "LSTM")
 
 
-def test_retrieval_net_answers_from_the_last_step():
-    net = retrieval.RetrievalNet("RNN-LN-FW", 6, embedding_dim=5, readout_size=4)
+@pytest.mark.parametrize("model", retrieval.MODELS)
+def test_retrieval_net_answers_from_the_last_step(model):
+    """The answer reads the state after the query key: changing only the last
+    character changes it, and it is the answer of the whole sequence, not of a prefix."""
+    tr.manual_seed(0)
+    net = retrieval.RetrievalNet(model, 6, embedding_dim=5, readout_size=32)
     x = np.random.default_rng(0).integers(0, 37, size=(11, 3))
-    assert net(tr.tensor(x)).shape == (3, 10)
+    last_changed = x.copy()
+    last_changed[-1] = (x[-1] + 1) % 37
+    with tr.no_grad():
+        answer = net(tr.tensor(x)).numpy()
+        assert answer.shape == (3, 10)
+        assert np.all(np.abs(net(tr.tensor(last_changed)).numpy() - answer).max(axis=1) > 1e-6)
+        for prefix in (1, 10):
+            assert np.all(np.abs(net(tr.tensor(x[:prefix])).numpy() - answer).max(axis=1) > 1e-6)
 
 
 def test_retrieval_errors(tmp_path):
@@ -74,6 +85,19 @@ def test_rwa_vs_lstm_smoke_writes_tables_and_figures(tmp_path):
         assert is_png(tmp_path / f"curves_{label}.png")
         assert is_png(tmp_path / f"rwa_weights_{label}.png")
         assert "| RWA |" in (tmp_path / f"results_{label}.md").read_text()
+
+
+def test_rwa_learns_the_adding_problem(tmp_path):
+    """150 steps of RWA on the adding problem (T = 10) bring the test MSE well
+    under the 1/6 of always answering 1 (the sum's variance), which a model that
+    learned nothing cannot. Seeds 0, 1, 2 gave 0.047, 0.009, 0.013: the bound
+    0.1 leaves a margin of 2x over the worst of them and 1.7x under chance."""
+    args = ["--task", "adding", "--models", "rwa", "--T", "10", "--hidden", "16",
+            "--batch", "32", "--lr", "0.01", "--max-iters", "150", "--eval-every", "50",
+            "--test-size", "200", "--seed", "0", "--out", str(tmp_path), "--quiet"]
+    assert rwa_vs_lstm.main(args) == 0
+    result = json.loads((tmp_path / "results_adding_T10.json").read_text())["results"]["rwa"]
+    assert result["final_loss"] < 0.1, result["history"]["loss"]
 
 
 def test_adding_loss_is_the_mean_squared_error():

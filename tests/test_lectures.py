@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -143,6 +144,66 @@ def test_notebook_reads_like_a_lecture(path):
     assert "TINYRNN_QUICK" in code
 
 
+# What a notebook that trains prints in quick mode, and the bound that shows it
+# learned what a broken model would not: {number: [(pattern, bound, what)]}; the
+# pattern's numbers (read from the whole notebook's printed text, in order) go
+# to the bound. Margins, from quick runs with the notebook's seeds and with
+# every seed shifted by 1 and by 2:
+# - 04: the tiny overfit ends at 0.0004 / 0.0011 / 0.0004 (bound 0.05); the toy
+#   char model at 0.84 / 0.82 / 0.85 nats, against 2.565 for uniform guessing
+#   (bound 1.565).
+# - 05: no training, a demonstration: the clipped step lands at 0.0066, the
+#   wall is 1.91 (bound: a tenth of the wall).
+# - 07: 8 steps take the first model's validation loss from uniform (4.554) to
+#   4.33 / 4.33 / 4.40; the bound, 0.1 under uniform (4.454), leaves 0.05 nats
+#   to the worst seed: thin, since 8 steps teach little (a longer quick run
+#   would give a wider margin).
+# Lectures 06, 09 and 10 train too few steps in quick mode to beat chance
+# (adding-problem MSE 0.26-1.5 against 0.167; retrieval accuracy 10% against 10%):
+# nothing to assert until their quick settings learn.
+LEARNED = {
+    "04": [(r"last step (\d+\.\d+)", lambda last: last < 0.05,
+            "the RNN overfits its one short sequence"),
+           (r"final loss (\d+\.\d+) \(uniform guessing: (\d+\.\d+)\)",
+            lambda loss, uniform: loss < uniform - 1.0,
+            "the toy char model beats uniform guessing by a nat")],
+    "05": [(r"loss on the wall (\d+\.\d+)[\s\S]*clipped step: .*loss there (\d+\.\d+)",
+            lambda wall, clipped: clipped < wall / 10, "the clipped step gets off the wall")],
+    "07": [(r"validation (\d+\.\d+) nats/char[\s\S]*uniform guessing: (\d+\.\d+)",
+            lambda val, uniform: val < uniform - 0.1,
+            "the char LM's validation loss falls below uniform guessing")],
+}
+
+
+def _check_learned(path: Path, nb) -> None:
+    printed = "\n".join(_stdout(cell) for cell in nb.cells if cell.cell_type == "code")
+    for pattern, bound, what in LEARNED.get(path.name[:2], []):
+        found = re.search(pattern, printed)
+        assert found, f"{path.name} no longer prints what {pattern!r} reads ({what})"
+        numbers = [float(x) for x in found.groups()]
+        assert bound(*numbers), f"{path.name}: {what}: not so, with {numbers}"
+
+
+def _printing(text: str):
+    """A notebook of one code cell that printed ``text``."""
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+    return nbformat.v4.new_notebook(cells=[cell])
+
+
+def test_the_learning_bounds_reject_what_learned_nothing():
+    learned = ("loss: first step 1.6 (log 4 = 1.386), last step 0.0004\n"
+               "60 steps in 3 s, final loss 0.842 (uniform guessing: 2.565)\n")
+    _check_learned(Path("04_x.ipynb"), _printing(learned))
+    for broken in (learned.replace("0.0004", "1.2"), learned.replace("0.842", "2.5"),
+                   learned.replace("final loss", "final")):
+        with pytest.raises(AssertionError, match="04_x.ipynb"):
+            _check_learned(Path("04_x.ipynb"), _printing(broken))
+    chance = "validation 4.550 nats/char = 6.5 bits/char\nuniform guessing: 4.554 nats/char\n"
+    with pytest.raises(AssertionError, match="below uniform"):
+        _check_learned(Path("07_x.ipynb"), _printing(chance))
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_top_to_bottom(path, kernel_specs):
     nb = _read(path)
@@ -151,6 +212,7 @@ def test_notebook_runs_top_to_bottom(path, kernel_specs):
         if "exercise-check" in _tags(cell):     # the shipped stubs are reported, not raised
             out = _stdout(cell)
             assert "NOT IMPLEMENTED YET" in out and "PASSED" not in out, out
+    _check_learned(path, nb)
 
 
 WITH_EXERCISES = sorted({path for path, _ in EXERCISES})

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyrnn.charlm import CharVocab, NGramModel, default_corpus, split_ids
+from tinyrnn.charlm.options import TrainConfig
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -51,6 +54,15 @@ def test_smoke_run_matches_the_trainer_and_the_ngram(tmp_path):
     assert np.isclose(summary["net_nll"], min(val), atol=1e-4)
     grams = {int(n): v for n, v in summary["ngram_nll"].items()}
     assert summary["best_order"] == min(grams, key=grams.get)
+    # the n-gram numbers, recomputed here from the smoke run's text and split
+    text = default_corpus(20_000)
+    vocab = CharVocab(text)
+    cfg = TrainConfig()
+    train, val, _ = split_ids(vocab.encode(text), cfg.train_frac, cfg.val_frac)
+    assert sorted(grams) == [2, 3, 4]
+    for n, value in grams.items():
+        assert np.isclose(value, NGramModel(n, len(vocab)).fit(train).mean_nll(val),
+                          rtol=1e-12), n
     report = (tmp_path / "breakdown.md").read_text()
     assert "by kind of character" in report and "closing quotes" in report
     for name in ("curve.png", "evidence.png"):

@@ -36,6 +36,7 @@ def test_argmax_primes_then_generates():
     np.testing.assert_array_equal(first_ids, [[0], [1]])            # the prime, (T, 1)
     assert first_state is None and not training and not grad        # eval, no_grad
     assert [c[1] for c in model.calls[1:]] == [0, 1, 2]             # state carried
+    assert [c[0].tolist() for c in model.calls[1:]] == [[[2]], [[0]], [[1]]]  # each pick, once
     assert len(model.calls) == 4                                    # the last pick is not fed
 
 
@@ -55,6 +56,10 @@ def test_temperature_sharpens_and_flattens():
     p = np.exp([1.0, 0, 0]) / np.exp([1.0, 0, 0]).sum()            # at temperature 1
     assert cold[1:].count("a") / 2000 > 0.99
     assert abs(hot[1:].count("a") / 2000 - 1 / 3) < 0.05 and p[0] > 0.5
+    # logits / temperature of thousands: the softmax subtracts the largest, no overflow
+    frozen = sample(TableModel([[0.0, 5.0, 1.0]] * 3), VOCAB, prime="a", length=50,
+                    temperature=1e-3, seed=2)
+    assert frozen == "a" + "b" * 50
 
 
 def test_seed_reproduces_and_no_prime_draws_a_first_character():

@@ -307,11 +307,15 @@ def test_the_text_is_held_once_as_compact_ids(text_file):
         Trainer(TrainConfig(data=text_file, val_max_chars=0))
 
 
-def test_a_config_claiming_a_huge_model_is_refused_before_building_it(tmp_path, text_file):
+@pytest.mark.parametrize("claim", [{"hidden_size": 16_000},   # 16 GB of LSTM weights
+                                   {"vocab_size": 60_000, "embedding_dim": 1}])
+# (both within the metadata schema's ranges, so the size check itself must refuse them)
+def test_a_config_claiming_a_huge_model_is_refused_before_building_it(tmp_path, text_file,
+                                                                     claim):
     folder = tmp_path / "ck"
     Trainer(config(text_file, folder, max_steps=2, eval_every=2)).run()
     arrays, meta = snapshot(folder)
-    meta["model"]["hidden_size"] = 16_000     # 16 GB of LSTM weights, in the schema's range
+    meta["model"].update(claim)
     checkpoint.save(tmp_path / "huge.npz", arrays, meta)
     tracemalloc.start()
     try:

@@ -15,7 +15,7 @@ EQUIVALENT = [
     (r".", r"astype\((?P<mask>.+), [\w.]+\)  ->  (?P=mask)$",
      "a bool mask used without the cast: NumPy multiplies it as 0 / 1 (the Array API "
      "refuses bool * float, hence the cast; the strict backend in the suite checks it)"),
-    (r".", r"^-1  ->  -2  in \S*reshape\(",
+    (r".", r"^-1  ->  -2  in (\S*|.*\)\.)reshape\(",
      "reshape reads any negative size as 'infer this axis': -2 works like -1"),
     (r".", r"\*= -1  ->  \S+ /= -1$", "multiplying by -1 and dividing by -1 are the same"),
     (r"^(MatMul|Linear)\.backward$",
@@ -48,6 +48,21 @@ EQUIVALENT = [
      "the four per-gate recurrent slots are summed into dh_t: dh_n may start in any one"),
     (r"^LSTMSequence\.backward$", r"^0  ->  -?1  in tmp\[0, \.\.\.\]$",
      "tmp is scratch the step function overwrites before reading: any slot serves"),
+]
+
+
+# ---- the application (tools/mutate_app.py) ---------------------------------------
+EQUIVALENT += [
+    (r"^nn\.utils:clip_grad_norm_$", r"^total > max_norm  ->  total >= max_norm",
+     "differs only when the float norm equals max_norm exactly, and there it scales "
+     "by max_norm / (max_norm + 1e-6), a change of 1e-6 / max_norm at a point no run meets"),
+    (r"^charlm\.store:expected_arrays$", r"^least > stored_bytes  ->  least >= stored_bytes$",
+     "a checkpoint of the model always stores more than the bound (the output bias alone "
+     "adds 4 V bytes); at equality both versions refuse the file, by the bound or by the "
+     "shape check right after"),
+    (r"^charlm\.textfile:_read_text$", r"^4  ->  3  in max\(chunk_bytes, 4\)$",
+     "the smallest read: 3 bytes still hold the 3-byte BOM whole, and the incremental "
+     "decoder carries a character split between reads over to the next"),
 ]
 
 

@@ -76,13 +76,7 @@ class Target:
         self.ops = {owner} if owner is not None else set()   # ops whose backward reaches it
 
     def node(self) -> ast.FunctionDef:
-        tree = ast.parse(Path(inspect.getsourcefile(self.func)).read_text())
-        scope = tree.body
-        if self.owner is not None:
-            scope = next(n for n in scope if isinstance(n, ast.ClassDef)
-                         and n.name == self.owner.__name__).body
-        return next(n for n in scope if isinstance(n, ast.FunctionDef)
-                    and n.name == self.func.__name__)
+        return source_def(self.func, self.owner, self.func.__name__)
 
     def compile(self, mutant: Mutant):
         """The mutant as a function whose globals are the target module's."""
@@ -103,6 +97,16 @@ class Target:
                            for k, v in list(vars(m).items()) if v is self.func]
         for home, key in self._homes:
             home[key] = func
+
+
+def source_def(func, owner, name: str) -> ast.FunctionDef:
+    """The ``def name`` in ``func``'s source file: in class ``owner``, or at module level."""
+    tree = ast.parse(Path(inspect.getsourcefile(func)).read_text())
+    scope = tree.body
+    if owner is not None:
+        scope = next(n for n in scope if isinstance(n, ast.ClassDef)
+                     and n.name == owner.__name__).body
+    return next(n for n in scope if isinstance(n, ast.FunctionDef) and n.name == name)
 
 
 def _import_tinyrnn():

@@ -1,0 +1,178 @@
+"""What a training run promises its user, checked where it happens.
+
+- ``--grad-clip`` is applied: the gradient the optimizer's update reads has a
+  global L2 norm of at most the threshold, and without clipping it would not.
+- A saved run samples as it trained: the model loaded from its checkpoint by
+  ``tinyrnn sample`` writes the training run's own argmax text, and its
+  vocabulary encodes the text to the ids the run trained on.
+"""
+import io
+import math
+
+import numpy as np
+import pytest
+
+import tinyrnn
+from tinyrnn import optim
+from tinyrnn.charlm import sample
+from tinyrnn.charlm.cli import main
+from tinyrnn.charlm.options import TrainConfig
+from tinyrnn.charlm.errors import Diverged, ModelFileError
+from tinyrnn.charlm.store import load_model, read_checkpoint
+from tinyrnn.charlm.train.loop import Trainer
+
+TEXT = "hello world, hello tinyrnn!\n" * 60
+TINY = dict(rnn_size=16, num_layers=1, batch_size=4, seq_length=16, eval_every=30,
+            sample_length=0, seed=5)
+
+
+@pytest.fixture
+def text_file(tmp_path):
+    path = tmp_path / "hello.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    return str(path)
+
+
+def global_norm(params) -> float:
+    return math.sqrt(sum(float(np.sum(p.grad.numpy().astype(np.float64) ** 2))
+                         for p in params if p.grad is not None))
+
+
+def norms_seen_by_the_update(monkeypatch, argv) -> list[float]:
+    """Run ``tinyrnn train`` with ``argv``; the gradient norm at each optimizer step."""
+    seen = []
+    real = optim.Optimizer.step          # SGD inherits it
+
+    def spy(self):
+        seen.append(global_norm(self.params))
+        return real(self)
+    monkeypatch.setattr(optim.SGD, "step", spy)
+    assert main(["train", *argv]) == 0
+    return seen
+
+
+@pytest.mark.parametrize("clip", [1e-3, 0.05])
+def test_grad_clip_bounds_the_gradient_the_update_reads(tmp_path, text_file, monkeypatch,
+                                                        clip):
+    argv = [text_file, "--rnn-size", "8", "--num-layers", "1", "--batch-size", "4",
+            "--seq-length", "8", "--max-steps", "6", "--eval-every", "6",
+            "--sample-length", "0", "--optimizer", "sgd", "--learning-rate", "0.1"]
+    free = norms_seen_by_the_update(monkeypatch, [*argv, "--grad-clip", "0",
+                                                  "--checkpoint-dir", str(tmp_path / "a")])
+    clipped = norms_seen_by_the_update(monkeypatch, [*argv, "--grad-clip", str(clip),
+                                                     "--checkpoint-dir", str(tmp_path / "b")])
+    assert len(free) == len(clipped) == 6
+    assert min(free) > 2 * clip                      # so clipping had work to do
+    assert max(clipped) <= clip * (1 + 1e-5), (clip, clipped)
+    assert min(clipped) >= clip * (1 - 1e-5)         # rescaled to the threshold, not below
+
+
+def test_a_loaded_checkpoint_samples_and_encodes_as_the_training_run(tmp_path, text_file,
+                                                                    capsys):
+    folder = tmp_path / "run"
+    trainer = Trainer(TrainConfig(data=text_file, learning_rate=1e-2, max_steps=60,
+                                  checkpoint_dir=str(folder), **TINY))
+    assert trainer.run() == 0
+    assert trainer.history["train_loss"][-1] < 1.0          # it learned the text
+    prime = "hello world"
+    trained = sample(trainer.model, trainer.vocab, prime=prime, length=40, argmax=True)
+    capsys.readouterr()
+
+    assert main(["sample", str(folder / "latest.npz"), "--prime", prime, "--length", "40",
+                 "--argmax"]) == 0
+    assert capsys.readouterr().out.rstrip("\n") == trained.rstrip("\n")
+    assert trained.count(" ") >= 2 and "\n" in trained      # uses ids 0 ('\n') and 1 (' ')
+
+    model, vocab, _ = load_model(str(folder / "latest.npz"))
+    assert vocab.chars == trainer.vocab.chars
+    rows = len(trainer.data.train)
+    np.testing.assert_array_equal(vocab.encode(TEXT[:rows]), trainer.data.train[:, 0])
+    assert vocab.decode(trainer.data.train[:, 1]) == TEXT[rows:2 * rows]
+    assert sample(model, vocab, prime=prime, length=40, argmax=True) == trained
+
+
+def test_save_model_writes_what_load_model_rebuilds(tmp_path):
+    """The sampling checkpoint (``save_model``): the same weights, vocabulary and
+    config come back, with the extra metadata beside them."""
+    from tinyrnn.charlm import CharLM, CharVocab, save_model
+    vocab = CharVocab("hello world")
+    model = CharLM(len(vocab), hidden_size=6, num_layers=2, cell="gru")
+    save_model(tmp_path / "m.npz", model, vocab, val_loss=1.5)
+    loaded, loaded_vocab, meta = load_model(str(tmp_path / "m.npz"))
+    assert loaded_vocab == vocab and meta["val_loss"] == 1.5
+    assert meta["kind"] == "tinyrnn.charlm" and meta["model"] == model.config()
+    for (name, p), (name_, q) in zip(model.named_parameters(), loaded.named_parameters()):
+        assert name == name_ and np.array_equal(p.numpy(), q.numpy()), name
+
+
+def test_validation_loss_is_the_mean_nll_per_character(tmp_path, text_file):
+    """Before any step the model guesses about uniformly: its validation loss is
+    near ln V nats per character (V = 15 here); training brings it down."""
+    trainer = Trainer(TrainConfig(data=text_file, learning_rate=1e-2, max_steps=30,
+                                  checkpoint_dir=str(tmp_path / "run"), **TINY))
+    V = len(trainer.vocab)
+    assert abs(trainer.evaluate() - math.log(V)) < 0.2
+    trainer.run()
+    assert trainer.evaluate() < math.log(V) - 0.5
+    # the same number read in one piece: every validation stream from its start,
+    # the state carried across all its characters, the mean of -log p(next)
+    streams = trainer.data.val.astype(np.int64)                       # (N, B)
+    trainer.model.eval()
+    with tinyrnn.no_grad():
+        logits, _ = trainer.model(tinyrnn.tensor(streams[:-1]))
+        nll = tinyrnn.cross_entropy(logits, tinyrnn.tensor(streams[1:]), reduction="none")
+    assert trainer.evaluate() == pytest.approx(float(np.mean(nll.numpy())), rel=1e-5)
+
+
+def test_validation_runs_without_dropout(tmp_path, text_file):
+    trainer = Trainer(TrainConfig(data=text_file, dropout=0.5,
+                                  checkpoint_dir=str(tmp_path / "run"),
+                                  **{**TINY, "num_layers": 2}))
+    assert trainer.evaluate() == trainer.evaluate()         # no random masks
+    assert trainer.model.training                            # and training mode is back
+
+
+def test_a_run_without_validation_says_why_it_has_no_best_model(tmp_path, text_file):
+    folder = tmp_path / "run"
+    Trainer(TrainConfig(data=text_file, max_steps=2, val_frac=0, checkpoint_dir=str(folder),
+                        **TINY)).run()
+    assert not (folder / "best.npz").exists()
+    with pytest.raises(ModelFileError, match=r"trained with --val-frac 0 .*use .*latest\.npz"):
+        read_checkpoint(str(folder / "best.npz"))
+    with pytest.raises(ModelFileError, match="does not exist"):
+        read_checkpoint(str(folder / "nothing.npz"))
+
+
+def test_a_validation_loss_that_is_not_finite_stops_the_run_before_saving(tmp_path,
+                                                                         text_file,
+                                                                         monkeypatch):
+    folder = tmp_path / "run"
+    trainer = Trainer(TrainConfig(data=text_file, max_steps=10, checkpoint_dir=str(folder),
+                                  **{**TINY, "eval_every": 5}))
+    monkeypatch.setattr(trainer, "evaluate", lambda: math.inf)
+    with pytest.raises(Diverged, match=r"diverged at step 5 .*the validation loss is inf"):
+        trainer.run()
+    assert not (folder / "latest.npz").exists() and not (folder / "best.npz").exists()
+
+
+@pytest.mark.parametrize("length", [0, 12])
+def test_each_validation_prints_a_sample_of_sample_length(tmp_path, text_file, length):
+    out = io.StringIO()
+    Trainer(TrainConfig(data=text_file, max_steps=4, checkpoint_dir=str(tmp_path / "run"),
+                        **{**TINY, "eval_every": 2, "sample_length": length}), out=out).run()
+    samples = [line[len("  sample: "):] for line in out.getvalue().split("\n")
+               if line.startswith("  sample: ")]
+    assert len(samples) == (2 if length else 0), out.getvalue()
+    assert all(len(s) <= length and set(s) <= set(TEXT) for s in samples)
+
+
+def test_another_kind_of_checkpoint_is_refused_by_its_kind(tmp_path):
+    """A valid tinyrnn checkpoint of something else, even one with a "model"
+    entry of its own, is refused by name, before its arrays are judged."""
+    from tinyrnn.utils import checkpoint
+    path = tmp_path / "other.npz"
+    checkpoint.save(path, {"param/w": np.zeros(3, np.float32)},
+                    {"kind": "other", "model": {"vocab_size": 1, "hidden_size": 1}})
+    with pytest.raises(ModelFileError, match=r"is not a tinyrnn char-LM checkpoint "
+                                             r"\(kind 'other'\)"):
+        read_checkpoint(str(path))
