@@ -76,7 +76,10 @@ def connectivity_matrix(model, text: str, vocab) -> np.ndarray:
         p.requires_grad_(False)
     try:
         inputs = Tensor(ids[:-1].reshape(-1, 1), backend=backend)
-        x = model.embedding(inputs).detach().requires_grad_(True)      # (T-1, 1, E)
+        x = model.embedding(inputs)                                    # (T-1, 1, E)
+        # in the model's own dtype (a one-hot embedding makes float32 unless told)
+        x = Tensor(backend.xp.astype(x.data, model.decoder.weight.data.dtype),
+                   backend=backend, requires_grad=True)
         out, _ = model.rnn(x)
         logp = log_softmax(model.decoder(out), axis=-1)                # (T-1, 1, V)
         T = len(ids) - 1
