@@ -307,6 +307,25 @@ def test_the_text_is_held_once_as_compact_ids(text_file):
         Trainer(TrainConfig(data=text_file, val_max_chars=0))
 
 
+def test_carried_state_beyond_what_the_model_needs_is_refused(tmp_path, text_file):
+    """state/* may hold at most one float64 (B, H, H) + (B, H) per layer and state
+    tensor: one element more than that bound is refused before anything is read."""
+    folder = tmp_path / "ck"
+    Trainer(config(text_file, folder, max_steps=2, eval_every=2)).run()
+    arrays, meta = snapshot(folder)
+    L, H = meta["model"]["num_layers"], meta["model"]["hidden_size"]
+    bound = 4 * L * meta["train"]["batch_size"] * (H * H + H)      # float64 elements
+    for key in [k for k in arrays if k.startswith("state/")]:
+        del arrays[key]
+    for elements, refused in ((bound, False), (bound + 1, True)):
+        checkpoint.save(tmp_path / "s.npz", {**arrays, "state/0": np.zeros(elements)}, meta)
+        if refused:
+            with pytest.raises(ModelFileError, match=r"state/\* arrays declare"):
+                read_checkpoint(str(tmp_path / "s.npz"), resumable=True)
+        else:
+            read_checkpoint(str(tmp_path / "s.npz"), resumable=True)   # within the bound
+
+
 @pytest.mark.parametrize("claim", [{"hidden_size": 16_000},   # 16 GB of LSTM weights
                                    {"vocab_size": 60_000, "embedding_dim": 1}])
 # (both within the metadata schema's ranges, so the size check itself must refuse them)

@@ -19,6 +19,7 @@ from tinyrnn.charlm.cli import main
 from tinyrnn.charlm.options import TrainConfig
 from tinyrnn.charlm.errors import Diverged, ModelFileError
 from tinyrnn.charlm.store import load_model, read_checkpoint
+from tinyrnn.charlm.train.corpus import prepare_data
 from tinyrnn.charlm.train.loop import Trainer
 
 TEXT = "hello world, hello tinyrnn!\n" * 60
@@ -97,12 +98,30 @@ def test_save_model_writes_what_load_model_rebuilds(tmp_path):
     from tinyrnn.charlm import CharLM, CharVocab, save_model
     vocab = CharVocab("hello world")
     model = CharLM(len(vocab), hidden_size=6, num_layers=2, cell="gru")
-    save_model(tmp_path / "m.npz", model, vocab, val_loss=1.5)
+    save_model(tmp_path / "m.npz", model, vocab, val_nll=1.5)
     loaded, loaded_vocab, meta = load_model(str(tmp_path / "m.npz"))
-    assert loaded_vocab == vocab and meta["val_loss"] == 1.5
+    assert loaded_vocab == vocab and meta["val_nll"] == 1.5
     assert meta["kind"] == "tinyrnn.charlm" and meta["model"] == model.config()
     for (name, p), (name_, q) in zip(model.named_parameters(), loaded.named_parameters()):
         assert name == name_ and np.array_equal(p.numpy(), q.numpy()), name
+
+
+def test_save_model_refuses_metadata_no_load_would_accept(tmp_path):
+    """An unknown field is refused when saving, naming it, and nothing is written."""
+    from tinyrnn.charlm import CharLM, CharVocab, save_model
+    from tinyrnn.charlm.schema import MetaError
+    vocab = CharVocab("hello")
+    with pytest.raises(MetaError, match="'val_loss' is unknown"):
+        save_model(tmp_path / "m.npz", CharLM(len(vocab), 4, 1), vocab, val_loss=1.5)
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_the_default_corpus_is_described_and_has_no_path():
+    """Training on the default corpus: a description that says so, and no file path
+    in the run's data record (a resumed run must not look for a file)."""
+    data = prepare_data(TrainConfig(max_chars=3000, batch_size=2, seq_length=8))
+    assert "default corpus" in data.description and data.source["path"] is None
+    assert data.source["chars"] == data.num_chars == 3000
 
 
 def test_validation_loss_is_the_mean_nll_per_character(tmp_path, text_file):

@@ -20,7 +20,7 @@ TARGETS = [
      DATA),
     ("text pipeline", "tinyrnn.charlm.train.corpus", ["fingerprint", "_read_ids",
                                                       "prepare_data"],
-     ["tests/test_train.py", "tests/test_run_folders.py"]),
+     TRAIN + ["tests/test_run_folders.py"]),
     ("vocabulary", "tinyrnn.charlm.vocab", ["CharVocab.__init__", "CharVocab.id_dtype",
                                             "CharVocab.encode", "CharVocab.decode",
                                             "CharVocab.from_json"],

@@ -80,15 +80,19 @@ def load_params(module, arrays: dict) -> None:
 def save_model(path, model: CharLM, vocab: CharVocab, **meta) -> None:
     """A checkpoint of a trained CharLM and its vocabulary, which ``sample`` reads.
 
-    Extra JSON-able ``meta`` (say, a validation loss) is stored beside it.
+    Extra ``meta`` fields of the schema (say, ``val_nll``, a validation loss)
+    are stored beside it; a field the schema does not know is refused here, a
+    MetaError naming it, rather than written into a file no load would accept.
     """
     checkpoint.save(path, *model_checkpoint(model, vocab, **meta))
 
 
 def model_checkpoint(model: CharLM, vocab: CharVocab, **meta) -> tuple[dict, dict]:
-    """``(arrays, meta)`` of the checkpoint :func:`save_model` writes."""
-    return param_arrays(model), {**meta, "kind": KIND, "model": model.config(),
-                                 "vocab": vocab.to_dict()}
+    """``(arrays, meta)`` of the checkpoint :func:`save_model` writes (its meta
+    checked against :mod:`.schema`)."""
+    meta = {**meta, "kind": KIND, "model": model.config(), "vocab": vocab.to_dict()}
+    check_meta(meta)
+    return param_arrays(model), meta
 
 
 def save_run(path, model: CharLM, vocab: CharVocab, *, optimizer_state: dict, state,
