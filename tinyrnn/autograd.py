@@ -108,12 +108,8 @@ def exact_grad_shapes():
         _exact_grad_shapes = previous
 
 
-def _refuse_shape(node, grads_in: tuple, grad, shape: tuple) -> None:
-    """The error of a wrong-shaped gradient inside exact_grad_shapes() (the first
-    needed input whose gradient's shape differs is the one being refused)."""
-    position = next(i for i, (x, g, need) in enumerate(zip(node.inputs, grads_in,
-                                                           node.needs_input_grad))
-                    if need and g is not None and g.shape != x.data.shape)
+def _refuse_shape(node, position: int, grad, shape: tuple) -> None:
+    """The error of a wrong-shaped gradient for input ``position`` inside exact_grad_shapes()."""
     raise RuntimeError(f"{node.fn.__name__.lower()}: backward returned a gradient of shape "
                        f"{tuple(grad.shape)} for its input {position} of shape {tuple(shape)}; "
                        "inside exact_grad_shapes() the engine does not reduce broadcast "
@@ -345,12 +341,13 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
             grads_in = (grads_in,)
         if len(grads_in) != len(node.inputs):
             _check_gradient_count(node, grads_in)
-        for x, g, needed in zip(node.inputs, grads_in, node.needs_input_grad):
+        for position, (x, g, needed) in enumerate(zip(node.inputs, grads_in,
+                                                      node.needs_input_grad)):
             if not needed or g is None:
                 continue
             if g.shape != x.data.shape:
                 if _exact_grad_shapes:
-                    _refuse_shape(node, grads_in, g, x.data.shape)
+                    _refuse_shape(node, position, g, x.data.shape)
                 g = sum_to(xp, g, x.data.shape, node.fn.__name__.lower())
             if x._node is None:                          # a leaf: into x.grad
                 if g.dtype != x.data.dtype:
