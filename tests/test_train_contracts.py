@@ -124,6 +124,17 @@ def test_the_default_corpus_is_described_and_has_no_path():
     assert data.source["chars"] == data.num_chars == 3000
 
 
+def test_the_default_corpus_streams_spell_the_corpus():
+    """The training streams read back, column by column, as the corpus's first
+    characters: the ids are the vocabulary's, in order, for the default corpus as
+    for a file."""
+    from tinyrnn.charlm import default_corpus
+    data = prepare_data(TrainConfig(max_chars=3000, batch_size=2, seq_length=8))
+    text = default_corpus(3000)
+    streams = data.train.T                                   # (B, N): one piece each
+    assert data.vocab.decode(streams.ravel()) == text[:streams.size]
+
+
 def test_validation_loss_is_the_mean_nll_per_character(tmp_path, text_file):
     """Before any step the model guesses about uniformly: its validation loss is
     near ln V nats per character (V = 15 here); training brings it down."""

@@ -63,6 +63,10 @@ EQUIVALENT += [
     (r"^charlm\.textfile:_read_text$", r"^4  ->  3  in max\(chunk_bytes, 4\)$",
      "the smallest read: 3 bytes still hold the 3-byte BOM whole, and the incremental "
      "decoder carries a character split between reads over to the next"),
+    (r"^charlm\.data:split_ids$", r"^n - n_train  ->  n$",
+     "where the two fractions fill the text, the validation slice ids[n_train:n_train + "
+     "n_val] ends at the text's end for any n_val >= n - n_train, and the test slice "
+     "after it is empty either way"),
 ]
 
 
