@@ -5,6 +5,7 @@ training loop, sampling, bridge) against the tests that run it.
     python tools/mutate_app.py --only vocab sample  # targets whose name contains these
     python tools/mutate_app.py --quick              # 6 sampled mutants, seed 0 (the CI test)
     python tools/mutate_app.py --markdown           # the per-module table for the README
+    python tools/mutate_app.py --shard 0/2          # every second mutant (run 1/2 beside it)
 
 What it does
 ------------
@@ -51,7 +52,7 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 import pytest                                               # noqa: E402
 
-from app_targets import TARGETS                             # noqa: E402
+from app_targets import REBUILT, TARGETS                             # noqa: E402
 from equivalent import reason_for                           # noqa: E402
 from mutants import Mutant, mutants                         # noqa: E402
 from mutate import diff, format_markdown, format_table, source_def  # noqa: E402
@@ -77,9 +78,22 @@ class AppTarget:
         self.func = self.raw.fget if isinstance(self.raw, property) else \
             getattr(self.raw, "__func__", self.raw)
         self._homes = None
+        self.rebuilt = module in REBUILT
+        if self.rebuilt:
+            self.original = self._module_code(self.node())
 
     def node(self) -> ast.FunctionDef:
         return source_def(self.func, self.owner, self.attr)
+
+    def _module_code(self, function: ast.FunctionDef):
+        """The module's source, its classes left out and ``function`` in place of
+        the def of that name: run in the module's namespace, it rebuilds every
+        table from that function (the classes already there stay the same objects)."""
+        path = inspect.getsourcefile(self.func)
+        tree = ast.parse(Path(path).read_text())
+        tree.body = [function if isinstance(n, ast.FunctionDef) and n.name == self.attr else n
+                     for n in tree.body if not isinstance(n, ast.ClassDef)]
+        return compile(tree, path, "exec", dont_inherit=True)
 
     def mutants(self) -> list[Mutant]:
         """Every mutant, less those changing only a raised error's message."""
@@ -89,6 +103,8 @@ class AppTarget:
         return [m for m in mutants(self.name, node) if m.line not in wording]
 
     def compile(self, mutant: Mutant):
+        if self.rebuilt:
+            return self._module_code(mutant.tree)
         code = compile(ast.Module([mutant.tree], []), inspect.getsourcefile(self.func),
                        "exec", flags=__future__.annotations.compiler_flag, dont_inherit=True)
         space = {}
@@ -97,6 +113,21 @@ class AppTarget:
 
     def put(self, func) -> None:
         """Make ``func`` the code every caller of the target runs."""
+        if self.rebuilt:                          # func: the module's code, with the mutant
+            space = vars(self.module)
+            before = dict(space)
+            exec(func, space)                               # noqa: S102 -- our own code
+            rebound = {id(before[k]): (before[k], v) for k, v in space.items()
+                       if k in before and v is not before[k] and callable(v)}
+            for m in list(sys.modules.values()):    # `from .schema import check_meta` too
+                home = getattr(m, "__dict__", None)
+                if home is None or home is space:
+                    continue
+                for k, v in list(home.items()):
+                    old, new = rebound.get(id(v), (None, None))
+                    if old is v:
+                        home[k] = new
+            return
         if self.owner is not None:
             kind = type(self.raw)
             setattr(self.owner, self.attr, func if kind is type(self.func) else kind(func))
@@ -109,7 +140,7 @@ class AppTarget:
             home[key] = func
 
     def restore(self) -> None:
-        self.put(self.func)
+        self.put(self.original if self.rebuilt else self.func)
 
 
 def load_targets(only=None) -> list[AppTarget]:
@@ -173,6 +204,10 @@ class MutationSession:
                 files = [str(ROOT / f) for f in target.test_files]
                 tests = sorted((i for i in items if str(i.path) in files),
                                key=lambda i: files.index(str(i.path)))
+            elif target.rebuilt:
+                files = {str(ROOT / f) for f in target.test_files}
+                tests = sorted((i for i in items if str(i.path) in files and i.nodeid in seconds),
+                               key=lambda i: seconds[i.nodeid])
             else:
                 tests = sorted((i for i in items if target in reach.get(i.nodeid, ())),
                                key=lambda i: seconds[i.nodeid])
@@ -194,7 +229,8 @@ class MutationSession:
     def reach(self, items) -> tuple[dict, dict]:
         """{test: the targets it calls}, {test: seconds}; failing tests left out."""
         hits, reach, seconds = set(), {}, {}
-        for target in self.targets:
+        spied = [t for t in self.targets if not t.rebuilt]
+        for target in spied:
             target.put(_spy(target.func, target, hits))
         try:
             for item in items:
@@ -207,10 +243,10 @@ class MutationSession:
                 reach[item.nodeid], seconds[item.nodeid] = set(hits), \
                     time.perf_counter() - start
         finally:
-            for target in self.targets:
+            for target in spied:
                 target.restore()
         covered = {t for found in reach.values() for t in found}
-        for target in self.targets:
+        for target in spied:
             if target not in covered:
                 self.say(f"no test reaches {target.name}")
         return reach, seconds
@@ -249,6 +285,8 @@ def main(argv=None) -> int:
                         help="seed of the mutants' order and of --sample (default 0)")
     parser.add_argument("--quick", action="store_true",
                         help=f"--sample {QUICK_SAMPLE}, no reach run (see the module's help)")
+    parser.add_argument("--shard", metavar="K/N", help="run only mutants K, K+N, K+2N, ... "
+                        "of the shuffled order (0 <= K < N), e.g. 0/2 and 1/2 side by side")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("--list", action="store_true", help="count the mutants and stop")
     args = parser.parse_args(argv)
@@ -265,6 +303,11 @@ def main(argv=None) -> int:
     random.Random(args.seed).shuffle(work)          # a stopped run leaves a fair sample
     if args.sample is not None:
         work = work[:args.sample]
+    if args.shard:
+        k, n = (int(x) for x in args.shard.split("/"))
+        if not 0 <= k < n:
+            parser.error(f"--shard: expected K/N with 0 <= K < N, got {args.shard!r}")
+        work = work[k::n]
     chosen = {t for t, _ in work}
     files = sorted({str(ROOT / f) for t in chosen for f in t.test_files})
     out = os.fdopen(os.dup(sys.stdout.fileno()), "w")       # pytest captures fd 1
