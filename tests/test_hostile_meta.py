@@ -14,7 +14,7 @@ from tinyrnn.charlm.errors import ModelFileError, TrainError
 from tinyrnn.charlm.model import MAX_VOCAB, OneHot
 from tinyrnn.charlm.options import TrainConfig, resolve_config
 from tinyrnn.charlm.schema import MetaError, check_meta
-from tinyrnn.charlm.store import read_checkpoint, save_model
+from tinyrnn.charlm.store import history, read_checkpoint, save_model
 from tinyrnn.charlm.train import Trainer
 from tinyrnn.utils import checkpoint
 
@@ -131,6 +131,24 @@ def test_a_history_running_past_the_step_is_refused(run_folder, tmp_path):
     path = tampered(run_folder, tmp_path, extend)
     with pytest.raises(TrainError, match="step column is not increasing from 1 to at most"):
         Trainer(*resolve_config({"init_from": path}))
+
+
+@pytest.mark.parametrize("steps, holds", [
+    ([], True), ([1], True), ([1, 2, 5], True), ([2, 3], True),
+    ([1, 1, 2], False), ([1, 3, 2], False), ([0, 1], False), ([1, 6], False),
+    ([1, float("nan")], False), ([1, 2, 3, 4, 5, 5.5], False),
+], ids=str)
+def test_the_log_steps_rise_from_1_to_at_most_the_checkpoint_step(steps, holds):
+    """A log read at resume (checkpoint at step 5): one row per step made, rising."""
+    columns = ("step", "epoch", "train_loss")
+    arrays = {f"history/{k}": np.array(steps if k == "step" else [0.0] * len(steps))
+              for k in columns}
+    if holds:
+        assert history(arrays, columns, 5)["step"] == [int(s) for s in steps]
+    else:
+        with pytest.raises(ValueError, match="step column is not increasing from 1 to at "
+                                             "most the checkpoint's step 5"):
+            history(arrays, columns, 5)
 
 
 @pytest.mark.parametrize("array", [np.zeros((3, 4), np.float32), np.zeros((2, 4), np.int64)],

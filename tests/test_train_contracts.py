@@ -8,13 +8,15 @@
 """
 import io
 import math
+import re
+import time
 
 import numpy as np
 import pytest
 
 import tinyrnn
 from tinyrnn import optim
-from tinyrnn.charlm import sample
+from tinyrnn.charlm import default_corpus, sample
 from tinyrnn.charlm.cli import main
 from tinyrnn.charlm.options import TrainConfig
 from tinyrnn.charlm.errors import Diverged, ModelFileError
@@ -128,11 +130,28 @@ def test_the_default_corpus_streams_spell_the_corpus():
     """The training streams read back, column by column, as the corpus's first
     characters: the ids are the vocabulary's, in order, for the default corpus as
     for a file."""
-    from tinyrnn.charlm import default_corpus
     data = prepare_data(TrainConfig(max_chars=3000, batch_size=2, seq_length=8))
     text = default_corpus(3000)
     streams = data.train.T                                   # (B, N): one piece each
     assert data.vocab.decode(streams.ravel()) == text[:streams.size]
+
+
+def test_each_report_shows_the_training_loss_of_its_own_step(tmp_path, text_file, capsys):
+    trainer = Trainer(TrainConfig(data=text_file, learning_rate=1e-2, max_steps=20,
+                                  checkpoint_dir=str(tmp_path / "run"),
+                                  **{**TINY, "eval_every": 10}))
+    started = time.perf_counter()
+    trainer.run()
+    elapsed = time.perf_counter() - started
+    printed = re.findall(r"step (\d+) \(epoch \d+\): train loss (\d+\.\d+), "
+                         r"validation loss \d+\.\d+ nats/char \((\d+\.\d) s\)",
+                         capsys.readouterr().out)
+    assert [int(step) for step, _, _ in printed] == [10, 20]
+    history = dict(zip(trainer.history["step"], trainer.history["train_loss"]))
+    for step, loss, seconds in printed:
+        assert float(loss) == round(history[int(step)], 4)
+        # a duration, not a clock reading: the validation took part of the run
+        assert float(seconds) <= elapsed + 0.05
 
 
 def test_validation_loss_is_the_mean_nll_per_character(tmp_path, text_file):

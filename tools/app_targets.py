@@ -21,7 +21,8 @@ STORE = ["tests/test_checkpoint.py", "tests/test_train_contracts.py", "tests/tes
          "tests/test_errors.py"]
 TRAIN = ["tests/test_train.py", "tests/test_train_contracts.py"]
 BRIDGE = ["tests/test_bridge.py"]
-SCHEMA = ["tests/test_hostile_meta.py", "tests/test_train_contracts.py"]
+SCHEMA = ["tests/test_schema_limits.py", "tests/test_hostile_meta.py",
+          "tests/test_train_contracts.py"]
 STRATEGIES = ["tests/test_sampling_strategies.py", "tests/test_sample_cli.py"]
 
 REBUILT = {"tinyrnn.charlm.schema"}

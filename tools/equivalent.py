@@ -67,6 +67,8 @@ EQUIVALENT += [
      "where the two fractions fill the text, the validation slice ids[n_train:n_train + "
      "n_val] ends at the text's end for any n_val >= n - n_train, and the test slice "
      "after it is empty either way"),
+    (r"^charlm\.schema:text$", r"^4096  ->  ",
+     "the default length is never used: every text field of the schema names its own"),
 ]
 
 

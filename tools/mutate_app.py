@@ -260,7 +260,11 @@ class MutationSession:
         except SyntaxError as err:
             return "killed", f"does not compile: {err}"
         for item in tests:
-            target.put(func)
+            try:
+                target.put(func)
+            except Exception as err:     # a rebuilt module whose tables fail to build
+                target.restore()
+                return "killed", f"the module fails to load: {type(err).__name__}: {err}"
             try:
                 failed = self.run(item)
             finally:

@@ -1,0 +1,193 @@
+"""The metadata schema's limits, value by value: what is at a limit loads, what is
+one past it is refused, naming the field.
+
+``tests/test_hostile_meta.py`` shows that hostile values are refused through
+the loader; here every bounded field is walked along its edges on a real
+training run's metadata, so that a limit moved by one, a dropped check or an
+``and`` written for an ``or`` fails a test.
+"""
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+
+from tinyrnn.charlm.model import MAX_VOCAB
+from tinyrnn.charlm.options import TrainConfig
+from tinyrnn.charlm.schema import (MAX_COUNT, MAX_HIDDEN, MAX_INNER_STEPS, MAX_LAYERS,
+                                   MAX_STATE_DEPTH, MetaError, check_meta)
+from tinyrnn.charlm.errors import ModelFileError
+from tinyrnn.charlm.store import read_checkpoint
+from tinyrnn.charlm.train import Trainer
+from tinyrnn.utils import checkpoint
+
+NAN, INF = math.nan, math.inf
+
+
+@pytest.fixture(scope="module")
+def run_file(tmp_path_factory):
+    """The latest.npz of a two-step training run."""
+    root = tmp_path_factory.mktemp("run")
+    text = root / "t.txt"
+    text.write_text("a small text, written twice over. " * 30, encoding="utf-8")
+    Trainer(TrainConfig(data=str(text), rnn_size=4, num_layers=1, batch_size=2,
+                        seq_length=8, max_steps=2, eval_every=2, sample_length=0,
+                        threads=1, checkpoint_dir=str(root / "ck"))).run()
+    return root / "ck" / "latest.npz"
+
+
+@pytest.fixture(scope="module")
+def meta(run_file) -> dict:
+    """The run's metadata (every field a training run writes)."""
+    return checkpoint.load(run_file)[1]
+
+
+def changed(meta: dict, keys: tuple, value) -> dict:
+    """A copy of ``meta`` with ``meta[k1][k2]... = value`` (a missing leaf is added)."""
+    out = copy.deepcopy(meta)
+    target = out
+    for key in keys[:-1]:
+        target = target[key]
+    target[keys[-1]] = value
+    return out
+
+
+def nested(depth: int):
+    """A state structure of ``depth`` nested lists around one leaf index."""
+    v = 0
+    for _ in range(depth):
+        v = {"list": [v]}
+    return v
+
+
+# field, values at or inside its limits, values just outside them (or of another type)
+LIMITS = [
+    (("step",), [0, MAX_COUNT], [-1, MAX_COUNT + 1, 2.0, True, "2"]),
+    (("epoch",), [0, MAX_COUNT], [-1, MAX_COUNT + 1]),
+    (("position",), [0, MAX_COUNT], [-1, MAX_COUNT + 1]),
+    (("model", "vocab_size"), [1, MAX_VOCAB], [0, MAX_VOCAB + 1, 3.0]),
+    (("model", "hidden_size"), [1, MAX_HIDDEN], [0, MAX_HIDDEN + 1, 16.0, False]),
+    (("model", "num_layers"), [1, MAX_LAYERS], [0, MAX_LAYERS + 1]),
+    (("model", "dropout"), [0, 0.5, 1], [-1e-9, 1 + 1e-9, NAN, INF, True, "0"]),
+    (("model", "embedding_dim"), [None, 1, MAX_HIDDEN], [0, MAX_HIDDEN + 1]),
+    (("model", "inner_steps"), [1, MAX_INNER_STEPS], [0, MAX_INNER_STEPS + 1]),
+    (("model", "lam"), [0, 1], [-1e-9, 1 + 1e-9]),
+    (("model", "eta"), [0, 1e3], [-1e-9, 1e3 + 1e-6]),
+    (("model", "forget_bias"), [None, -1e3, 1e3], [-1e3 - 1e-6, 1e3 + 1e-6, "1"]),
+    (("model", "nonlinearity"), ["tanh", "relu"], ["sigmoid", 1]),
+    (("model", "bias"), [True, False], [1, 0, "true", None]),
+    (("model", "cell"), ["lstm", "x" * 40], ["x" * 41, "ls\ntm", 3]),
+    (("vocab", "type"), ["char"], ["word", None]),
+    (("vocab", "chars"), ["a", "x" * MAX_VOCAB], ["", "x" * (MAX_VOCAB + 1), 3]),
+    (("data", "chars"), [0, MAX_COUNT], [-1, MAX_COUNT + 1]),
+    (("data", "path"), [None, "t.txt", "p" * 4096], ["", "p" * 4097, "a\0b", 3]),
+    (("data", "sha256"), [None, "0" * 64], ["0" * 63, "0" * 65, "G" * 64]),
+    (("best_val",), [None, 0, 1e300], [-1e-9, 1.1e300, NAN, INF]),
+    (("val_nll",), [None, 0, 1e300], [-1e-9, INF]),
+    (("train",), [{}, {str(k): 0 for k in range(10_000)}],
+     [[], "x", {str(k): 0 for k in range(10_001)}]),
+    (("rng_state", "bit_generator"), ["PCG64"], ["MT19937"]),
+    (("rng_state", "has_uint32"), [0, 1], [-1, 2, True]),
+    (("rng_state", "uinteger"), [0, 2**32 - 1], [-1, 2**32, 1.0]),
+    (("rng_state", "state", "state"), [0, 2**128 - 1], [-1, 2**128]),
+    (("rng_state", "state", "inc"), [0, 2**128 - 1], [-1, 2**128, "1"]),
+    (("state_structure",),
+     [None, 0, 9_999, {"list": []}, {"tuple": [0, None, {"list": [1, 2]}]},
+      nested(MAX_STATE_DEPTH)],
+     [-1, 10_000, True, "0", {"dict": [0]}, {"list": 0}, {"list": [0], "tuple": [1]},
+      {"list": [-1]}, {"list": list(range(10_001))}, nested(MAX_STATE_DEPTH + 1)]),
+    (("optimizer_scalars",),
+     [{}, {"lr": 0.002, "step.0": 10, "beta_2.12345": -1e300}],
+     [{"lr": NAN}, {"lr": INF}, {"LR": 1}, {"lr": 1e301}, {"lr": True}, {"lr": "1"},
+      {"step.123456": 1}, {"": 1}, {"x" * 41: 1}, [1]]),
+]
+
+
+def field_name(keys: tuple) -> str:
+    """How a refusal names the field: the first two keys, dotted (the rest of a
+    field is one value, such as the generator's state)."""
+    return ".".join(keys[:2]) if keys[0] in ("model", "vocab", "data") else keys[0]
+
+
+@pytest.mark.parametrize("keys, ok, refused", LIMITS, ids=lambda v: ".".join(v)
+                         if isinstance(v, tuple) else "")
+def test_each_limit_is_where_the_schema_says(meta, keys, ok, refused):
+    # the counters' order (epoch, position <= step) is the next tests' business
+    resumable = keys[0] not in ("step", "epoch", "position")
+    for value in ok:
+        check_meta(changed(meta, keys, value), resumable=resumable)
+    for value in refused:
+        with pytest.raises(MetaError) as caught:
+            check_meta(changed(meta, keys, value), resumable=resumable)
+        message = str(caught.value)
+        assert f"metadata field {field_name(keys)!r}" in message, (value, message)
+        assert "expected" in message and len(message.splitlines()) == 1
+
+
+@pytest.mark.parametrize("keys", [("rng_state",), ("rng_state", "state")])
+def test_the_generator_state_has_exactly_its_keys(meta, keys):
+    target = meta
+    for key in keys:
+        target = target[key]
+    for extra in (dict(target, surprise=1), {k: v for k, v in list(target.items())[1:]}):
+        with pytest.raises(MetaError, match="metadata field 'rng_state'"):
+            check_meta(changed(meta, keys, extra), resumable=True)
+    with pytest.raises(MetaError, match="metadata field 'rng_state'"):
+        check_meta(changed(meta, keys, list(target.values())), resumable=True)
+
+
+def test_a_real_generator_state_is_accepted(meta):
+    state = np.random.default_rng(12345).bit_generator.state
+    check_meta(changed(meta, ("rng_state",), state), resumable=True)
+
+
+@pytest.mark.parametrize("key", ["step", "epoch", "position", "rng_state", "train", "data",
+                                 "state_structure", "optimizer_scalars"])
+def test_a_resumed_run_needs_every_run_field_and_a_model_none(meta, key):
+    without = {k: v for k, v in meta.items() if k != key}
+    with pytest.raises(MetaError, match=f"'{key}' is missing"):
+        check_meta(without, resumable=True)
+    model_only = {k: meta[k] for k in ("kind", "model", "vocab")}
+    check_meta(model_only)
+    with pytest.raises(MetaError, match="is missing"):
+        check_meta(model_only, resumable=True)
+
+
+@pytest.mark.parametrize("key", ["epoch", "position"])
+def test_epoch_and_position_may_equal_the_step_not_pass_it(meta, key):
+    check_meta({**meta, key: meta["step"]}, resumable=True)
+    with pytest.raises(MetaError, match=f"'{key}' is .*more than the step"):
+        check_meta({**meta, key: meta["step"] + 1}, resumable=True)
+    check_meta({**meta, key: meta["step"] + 1})       # a model's load does not ask
+
+
+@pytest.mark.parametrize("key", ["kind", "model", "vocab"])
+def test_a_model_needs_its_kind_model_and_vocab(meta, key):
+    with pytest.raises(MetaError, match=f"'{key}' is missing"):
+        check_meta({k: v for k, v in meta.items() if k != key})
+    with pytest.raises(MetaError, match=f"metadata field '{key}'"):
+        check_meta({**meta, key: "x"})
+
+
+def test_unknown_fields_are_named_at_every_level(meta):
+    for keys in [("surprise",), ("model", "surprise"), ("vocab", "surprise"),
+                 ("data", "surprise")]:
+        with pytest.raises(MetaError, match=f"'{'.'.join(keys)}' is unknown"):
+            check_meta(changed(meta, keys, 1), resumable=True)
+
+
+def test_loading_a_run_to_resume_checks_the_run_fields_too(run_file, tmp_path):
+    """Loading for sampling checks the model's fields; loading to resume also the
+    run's: its counters in order and every run field there."""
+    arrays, meta = checkpoint.load(run_file)
+    path = str(tmp_path / "latest.npz")
+    checkpoint.save(path, arrays, {**meta, "position": meta["step"] + 1})
+    read_checkpoint(path)
+    with pytest.raises(ModelFileError, match=r"'position' is .*more than the step"):
+        read_checkpoint(path, resumable=True)
+    checkpoint.save(path, arrays, {k: v for k, v in meta.items() if k != "rng_state"})
+    read_checkpoint(path)
+    with pytest.raises(ModelFileError, match="'rng_state' is missing"):
+        read_checkpoint(path, resumable=True)
