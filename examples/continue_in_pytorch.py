@@ -3,7 +3,7 @@
     torchrun --nproc-per-node 4 examples/continue_in_pytorch.py checkpoints/best.npz \\
         my.txt --steps 2000 --out runs/torch
     python -m tinyrnn sample runs/torch/latest.npz        # back in tinyrnn
-    python examples/continue_in_pytorch.py --smoke         # 2 processes, a few steps
+    python examples/continue_in_pytorch.py --smoke         # 2 processes, 100 steps
 
 1. **Load.** A tinyrnn checkpoint (or a file of ``python -m tinyrnn export``)
    becomes ``TorchCharLM``: ``nn.Embedding -> nn.LSTM/GRU/RNN -> nn.Linear``
@@ -91,12 +91,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--overwrite", action="store_true",
                    help="replace OUT/latest.npz if it exists (default: refuse)")
     p.add_argument("--smoke", action="store_true",
-                   help="a test run: 2 processes, 4 steps, 20,000 characters, on the CPU "
+                   help="a test run: 2 processes, 100 steps, 20,000 characters, on the CPU "
                         "unless --device cuda; without MODEL a fresh tiny model")
     args = p.parse_args(argv)
     if args.smoke:
-        args.nproc, args.steps, args.batch_size, args.seq_length = 2, 4, 4, 16
-        args.max_chars, args.log_every = min(args.max_chars, 20_000), 2
+        args.nproc, args.steps, args.batch_size, args.seq_length = 2, 100, 4, 16
+        args.max_chars, args.log_every = min(args.max_chars, 20_000), 25
         args.device = "cpu" if args.device == "auto" else args.device
     elif args.model is None:
         p.error("MODEL is required (a .npz checkpoint or a .safetensors file)")

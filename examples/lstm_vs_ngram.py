@@ -243,7 +243,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "e.g. 5-24 or 5,12,20 (5-24)")
     p.add_argument("--out", default="lstm_vs_ngram", help="folder for the tables and figures")
     p.add_argument("--smoke", action="store_true",
-                   help="train a tiny model for a few steps first, then compare (seconds)")
+                   help="train a tiny model for 300 steps first, then compare (seconds)")
     p.add_argument("--quiet", action="store_true", help="do not print each n-gram order as it is fitted")
     args = p.parse_args(argv)
     if not args.smoke and not args.checkpoint:
@@ -256,7 +256,7 @@ def main(argv=None) -> int:
     if args.smoke:
         from tinyrnn.charlm.train.loop import Trainer
         cfg = TrainConfig(max_chars=20_000, rnn_size=16, num_layers=1, seq_length=20,
-                          batch_size=8, max_steps=20, eval_every=10, sample_length=0,
+                          batch_size=8, max_steps=300, eval_every=100, sample_length=0,
                           checkpoint_dir=os.path.join(args.out, "run"), overwrite=True)
         Trainer(cfg).run()
         args.checkpoint, args.orders = os.path.join(cfg.checkpoint_dir, "best.npz"), [2, 3, 4]

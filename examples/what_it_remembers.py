@@ -1,5 +1,5 @@
 """What each cell remembers: RNN, LSTM, GRU, RWA and fast weights trained on the
-same text for the same time, then looked at two ways.
+same text for the same time (or the same number of steps), then looked at two ways.
 
 1. **Connectivity** (Madsen, Distill 2019): over a window of validation text,
    ``||d y_t / d x_s||``, how much the prediction after character t depends
@@ -11,11 +11,14 @@ same text for the same time, then looked at two ways.
    under each character of the window (``tinyrnn.viz.top_guesses``).
 
 Each cell trains with ``python -m tinyrnn train``'s loop for ``--seconds`` of
-training steps (the same wall-clock budget, one BLAS thread), then is scored
-on the validation part with the state carried (bits per character).
+training steps (the same wall-clock budget, one BLAS thread), or with
+``--steps N`` for N updates each (the same number of updates, whatever the
+machine's speed), then is scored on the validation part with the state carried
+(bits per character).
 
     python examples/what_it_remembers.py --seconds 120 --out remember
     python examples/what_it_remembers.py --smoke --out /tmp/remember      # seconds
+    python examples/what_it_remembers.py --smoke --steps 60 --out /tmp/remember  # the test's
 """
 from __future__ import annotations
 
@@ -36,10 +39,12 @@ NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "rwa": "RWA", "fw": "fast w
 
 
 def train_cell(cell: str, args) -> tuple:
-    """(model, vocab, steps) of one cell trained for --seconds."""
+    """(model, vocab, trainer) of one cell trained for --seconds, or for --steps updates."""
     cfg = TrainConfig(data=args.data, max_chars=args.chars, model=cell, rnn_size=args.size,
-                      num_layers=1, seq_length=50, batch_size=32, max_time=args.seconds,
-                      max_steps=10 ** 9, eval_every=10 ** 9, sample_length=0, threads="1",
+                      num_layers=1, seq_length=50, batch_size=32,
+                      max_time=None if args.steps else args.seconds,
+                      max_steps=args.steps or 10 ** 9, eval_every=10 ** 9, sample_length=0,
+                      threads="1",
                       seed=args.seed, checkpoint_dir=os.path.join(args.out, cell),
                       overwrite=True)
     trainer = Trainer(cfg, out=open(os.devnull, "w"))
@@ -55,6 +60,8 @@ def bits_per_char(model, vocab, ids: np.ndarray) -> float:
 
 
 def run(args) -> str:
+    budget = (f"{args.steps} training steps" if args.steps
+              else f"{args.seconds:g} s of training steps")
     os.makedirs(args.out, exist_ok=True)
     curves, rows, window = {}, [], None
     for cell in args.cells:
@@ -74,9 +81,8 @@ def run(args) -> str:
                     f"{far:.3f} |")
         print(rows[-1], flush=True)
     viz.plot_memory_by_distance(curves, os.path.join(args.out, "memory_by_distance.png"),
-                                title=f"{args.seconds:g} s of training each, hidden size "
-                                      f"{args.size}")
-    table = "\n".join([f"{args.seconds:g} s of training steps per cell, one layer of "
+                                title=f"{budget} each, hidden size {args.size}")
+    table = "\n".join([f"{budget} per cell, one layer of "
                        f"{args.size} units, {args.chars:,} characters of text", "",
                        "| cell | steps | validation bits/char | mean connectivity 10+ "
                        "characters back |", "|---|---|---|---|", *rows])
@@ -92,6 +98,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--chars", type=int, default=300_000, help="characters of it to use (300000)")
     p.add_argument("--seconds", type=float, default=120.0,
                    help="seconds of training steps per cell (120)")
+    p.add_argument("--steps", type=int,
+                   help="train each cell for this many updates instead of --seconds "
+                        "(the same number of steps, not the same time)")
     p.add_argument("--size", type=int, default=128, help="hidden units of the one layer (128)")
     p.add_argument("--window", type=int, default=80,
                    help="characters of validation text looked at (80)")
@@ -101,8 +110,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="the cells to train and compare (default: all five)")
     p.add_argument("--seed", type=int, default=1, help="seed of the weights and batches")
     p.add_argument("--out", default="what_it_remembers", help="folder for the runs and figures")
-    p.add_argument("--smoke", action="store_true", help="tiny models, a second each")
+    p.add_argument("--smoke", action="store_true",
+                   help="tiny models, a second each (with --steps N: N updates each)")
     args = p.parse_args(argv)
+    if args.steps is not None and args.steps < 1:
+        p.error(f"--steps must be >= 1, got {args.steps}")
     if args.smoke:
         args.chars, args.seconds, args.size, args.window, args.skip = 20_000, 0.3, 12, 12, 0
     return args

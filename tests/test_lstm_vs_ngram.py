@@ -1,5 +1,5 @@
 """examples/lstm_vs_ngram.py: the character classes it groups by, and a smoke run
-whose numbers agree with the trainer's and the n-gram's own."""
+whose network learned and whose numbers agree with the trainer's and the n-gram's own."""
 from __future__ import annotations
 
 import importlib.util
@@ -54,9 +54,14 @@ def test_smoke_run_matches_the_trainer_and_the_ngram(tmp_path):
     assert np.isclose(summary["net_nll"], min(val), atol=1e-4)
     grams = {int(n): v for n, v in summary["ngram_nll"].items()}
     assert summary["best_order"] == min(grams, key=grams.get)
-    # the n-gram numbers, recomputed here from the smoke run's text and split
-    text = default_corpus(20_000)
+    text = default_corpus(20_000)                 # the smoke run's text
     vocab = CharVocab(text)
+    # the network learned: the smoke run's 300 steps bring the LSTM's validation loss more
+    # than a nat under uniform guessing (log 91 = 4.51 nats/char). Its seed (123) gave 3.00
+    # and seeds 0, 1, 2 gave 2.97, 3.13, 3.07 against the bound of 3.51 (0.38 nats to spare
+    # at worst); an untrained model scores about 4.5, and the old 20 steps reached 4.38
+    assert summary["net_nll"] < np.log(len(vocab)) - 1.0, summary["net_nll"]
+    # the n-gram numbers, recomputed here from the smoke run's text and split
     cfg = TrainConfig()
     train, val, _ = split_ids(vocab.encode(text), cfg.train_frac, cfg.val_frac)
     assert sorted(grams) == [2, 3, 4]
