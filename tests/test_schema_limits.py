@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from tinyrnn.charlm.options import TrainConfig
 from tinyrnn.charlm.schema import (MAX_COUNT, MAX_HIDDEN, MAX_INNER_STEPS, MAX_LAYERS,
                                    MAX_STATE_DEPTH, MetaError, check_meta)
 from tinyrnn.charlm.errors import ModelFileError
-from tinyrnn.charlm.store import read_checkpoint
+from tinyrnn.charlm.store import expected_arrays, read_checkpoint
 from tinyrnn.charlm.train import Trainer
 from tinyrnn.utils import checkpoint
 
@@ -191,3 +192,21 @@ def test_loading_a_run_to_resume_checks_the_run_fields_too(run_file, tmp_path):
     read_checkpoint(path)
     with pytest.raises(ModelFileError, match="'rng_state' is missing"):
         read_checkpoint(path, resumable=True)
+
+
+@pytest.mark.parametrize("batch, fits", [(10**6, True), (10**6 + 1, False), (0, False),
+                                         ("7", False)])
+def test_the_carried_state_budget_trusts_a_batch_size_up_to_a_million(run_file, batch,
+                                                                      fits):
+    """A run's state may take 8 L 4 B (H^2 + H) bytes for the batch size B its options
+    claim, if B is an integer in [1, 10^6]; any other claim counts as B = 1."""
+    arrays, meta = checkpoint.load(run_file)
+    meta["train"]["batch_size"] = batch
+    stored = {k: a for k, a in arrays.items() if not k.startswith("state/")}
+    stored["state/0"] = SimpleNamespace(nbytes=10**8)         # a header: 100 MB declared
+    if fits:
+        expected_arrays(meta, stored)
+    else:
+        with pytest.raises(ValueError, match=r"its state/\* arrays declare 100,000,000 "
+                                             r"bytes, more than the 640"):
+            expected_arrays(meta, stored)
