@@ -67,6 +67,9 @@ EQUIVALENT += [
      "where the two fractions fill the text, the validation slice ids[n_train:n_train + "
      "n_val] ends at the text's end for any n_val >= n - n_train, and the test slice "
      "after it is empty either way"),
+    (r"^utils\.files:open_regular$", r"  in getattr\(os, 'O_NONBLOCK', 0\)$",
+     "the default stands in only where os has no O_NONBLOCK (Windows); on POSIX, where "
+     "the suite and the non-blocking open run, the flag itself is read"),
     (r"^charlm\.schema:text$", r"^4096  ->  ",
      "the default length is never used: every text field of the schema names its own"),
 ]

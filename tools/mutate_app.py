@@ -291,6 +291,9 @@ def main(argv=None) -> int:
                         help=f"--sample {QUICK_SAMPLE}, no reach run (see the module's help)")
     parser.add_argument("--shard", metavar="K/N", help="run only mutants K, K+N, K+2N, ... "
                         "of the shuffled order (0 <= K < N), e.g. 0/2 and 1/2 side by side")
+    parser.add_argument("--skip", type=int, default=0, metavar="N",
+                        help="leave out the first N mutants of that order (to go on "
+                             "with a run that stopped after N)")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("--list", action="store_true", help="count the mutants and stop")
     args = parser.parse_args(argv)
@@ -312,6 +315,7 @@ def main(argv=None) -> int:
         if not 0 <= k < n:
             parser.error(f"--shard: expected K/N with 0 <= K < N, got {args.shard!r}")
         work = work[k::n]
+    work = work[args.skip:]
     chosen = {t for t, _ in work}
     files = sorted({str(ROOT / f) for t in chosen for f in t.test_files})
     out = os.fdopen(os.dup(sys.stdout.fileno()), "w")       # pytest captures fd 1
