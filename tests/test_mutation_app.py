@@ -72,3 +72,12 @@ def test_a_put_mutant_is_what_every_caller_runs_until_restored():
         decode.restore()
     assert np.array_equal(charlm.batchify(ids, 3), original)
     assert CharVocab("ab").decode([0, 1]) == "ab"
+
+
+def test_replay_picks_out_the_survivors_a_run_printed(tmp_path):
+    (split,) = mutate_app.load_targets(["charlm.data:split_ids"])
+    first, second = split.mutants()[:2]
+    log = tmp_path / "run.log"
+    log.write_text(f"[killed] {first}\n    by some test\n[survived] {second}\n"
+                   "    3 tests reach it; none fails\n")
+    assert mutate_app.survivors_in([log]) == {str(second).split("\n")[0]}

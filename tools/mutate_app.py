@@ -6,6 +6,7 @@ training loop, sampling, bridge) against the tests that run it.
     python tools/mutate_app.py --quick              # 6 sampled mutants, seed 0 (the CI test)
     python tools/mutate_app.py --markdown           # the per-module table for the README
     python tools/mutate_app.py --shard 0/2          # every second mutant (run 1/2 beside it)
+    python tools/mutate_app.py --replay run.log     # again, the survivors a run printed
 
 What it does
 ------------
@@ -281,6 +282,13 @@ class MutationSession:
 
 
 # ---- 3. the command line ----------------------------------------------------------
+def survivors_in(logs) -> set[str]:
+    """The first line of each mutant (``target line N: change``) the runs that
+    printed ``logs`` (paths) called survived."""
+    return {line.split("] ", 1)[1] for log in logs
+            for line in Path(log).read_text().splitlines() if line.startswith("[survived] ")}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", nargs="*", help="targets whose module:name contains these")
@@ -294,6 +302,8 @@ def main(argv=None) -> int:
     parser.add_argument("--skip", type=int, default=0, metavar="N",
                         help="leave out the first N mutants of that order (to go on "
                              "with a run that stopped after N)")
+    parser.add_argument("--replay", metavar="LOG", nargs="+",
+                        help="run only the mutants these earlier runs' output calls survived")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("--list", action="store_true", help="count the mutants and stop")
     args = parser.parse_args(argv)
@@ -307,6 +317,9 @@ def main(argv=None) -> int:
             print(f"{t.name:<48} {sum(1 for w in work if w[0] is t):>4}")
         print(f"{len(work)} mutants")
         return 0
+    if args.replay:
+        wanted = survivors_in(args.replay)
+        work = [(t, m) for t, m in work if str(m).split("\n")[0] in wanted]
     random.Random(args.seed).shuffle(work)          # a stopped run leaves a fair sample
     if args.sample is not None:
         work = work[:args.sample]
