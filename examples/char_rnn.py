@@ -31,6 +31,10 @@ parser.add_argument("--out", default="char_rnn.npz", help="the checkpoint to wri
 parser.add_argument("--no-fused", action="store_true", help="run the readable LSTMCell, "
                     "composed from engine ops, instead of the fused per-layer kernel "
                     "(same numbers, slower; default: fused)")
+parser.add_argument("--lr", type=float, default=2e-3,
+                    help="Adam's learning rate (default: 2e-3)")
+parser.add_argument("--seed", type=int, default=0,
+                    help="random seed of the initial weights (default: 0)")
 args = parser.parse_args()
 if args.steps < 1:
     parser.error(f"STEPS must be at least 1, got {args.steps}")
@@ -52,9 +56,9 @@ print(f"{len(text):,} characters, {len(vocab)} distinct; {len(train)} steps per 
 #    kernel (tinyrnn/ops/fused/lstm.py) computes the same numbers with one op per
 #    layer: the input projection of all T steps in one product, each step's
 #    element-wise work in one function, and a hand-derived backward.
-tinyrnn.manual_seed(0)
+tinyrnn.manual_seed(args.seed)
 model = CharLM(len(vocab), hidden_size=128, num_layers=2, cell="lstm", fused=not args.no_fused)
-optimizer = Adam(model.parameters(), lr=2e-3)
+optimizer = Adam(model.parameters(), lr=args.lr)
 
 
 def validation_loss() -> float:

@@ -291,7 +291,7 @@ def results_table(rows: list[dict], args) -> str:
     return table
 
 
-SMOKE = {"chars": 20_000, "base_size": 8, "steps": 3, "layers": [1, 2], "ngrams": [2, 3],
+SMOKE = {"chars": 20_000, "base_size": 8, "steps": 3, "layers": "1,2", "ngrams": "2,3",
          "trace_chars": 60, "grad_steps": 12, "log_every": 3}
 
 
@@ -327,9 +327,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", default="compare_out",
                    help="folder for tables, figures and checkpoints (compare_out)")
     p.add_argument("--smoke", action="store_true",
-                   help="tiny models and corpus, for a test that takes seconds")
+                   help="tiny models and corpus, for a test that takes seconds; options "
+                        "given on the command line win over its settings")
     p.add_argument("--quiet", action="store_true", help="print less while training")
     args = p.parse_args(argv)
+    if args.smoke:                  # its settings replace the defaults, not what was given
+        p.set_defaults(**SMOKE)
+        args = p.parse_args(argv)
     try:
         args.layers = [int(v) for v in args.layers.split(",")]
         args.ngrams = [int(v) for v in args.ngrams.split(",")]
@@ -338,9 +342,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.cells = [c.strip().lower() for c in args.cells.split(",") if c.strip()]
     if any(c not in CELLS for c in args.cells) or not args.cells:
         p.error(f"--cells: expected some of {', '.join(CELLS)}")
-    if args.smoke:
-        for key, value in SMOKE.items():
-            setattr(args, key, value)
     if min(args.layers) < 1 or min(args.ngrams) < 1 or args.steps < 1:
         p.error("--layers, --ngrams and --steps must be positive")
     return args

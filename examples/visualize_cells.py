@@ -159,12 +159,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--save", help="save the trained model to this .npz, a char-LM "
                    "checkpoint that `python -m tinyrnn sample` reads (default: not saved)")
     p.add_argument("--smoke", action="store_true",
-                   help="a tiny model and text, for a test that takes seconds")
+                   help="a tiny model and text, for a test that takes seconds; options "
+                        "given on the command line win over its settings")
     p.add_argument("--quiet", action="store_true", help="print only the results")
     args = p.parse_args(argv)
-    if args.smoke:
-        for key, value in SMOKE.items():
-            setattr(args, key, value)
+    if args.smoke:                  # its settings replace the defaults, not what was given
+        p.set_defaults(**SMOKE)
+        args = p.parse_args(argv)
     for name in ("hidden", "layers", "steps", "batch", "seq_length", "text_chars",
                  "png_chars", "top", "chars"):
         if getattr(args, name) < 1:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,11 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.py"))
 
 
-def run(script: str, *args, cwd=None, pythonpath=()) -> subprocess.CompletedProcess:
+def run(script: str, *args, cwd=None, pythonpath=(), env=None) -> subprocess.CompletedProcess:
     path = os.pathsep.join([*map(str, pythonpath), str(ROOT)])
     return subprocess.run([sys.executable, str(ROOT / "examples" / f"{script}.py"),
                            *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "PYTHONPATH": path})
+                          timeout=300, env={**os.environ, **(env or {}), "PYTHONPATH": path})
 
 
 def one_line(done, *needles):
@@ -85,6 +86,30 @@ def test_char_rnn_checkpoint_samples_with_the_command_line(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.startswith("def") and len(out) == 34 and set(out) <= set(text)
 
+
+def test_char_rnn_learns_the_text_and_samples_its_structure(tmp_path, capsys):
+    """60 steps at learning rate 0.01 on the repeated two-line function: the validation
+    loss falls far under uniform guessing over its V = 21 characters (log 21 = 3.04
+    nats/char; the characters' frequencies alone give 2.58), and the greedy sample
+    after "def f" writes the body. Seeds 0, 1, 2 (--seed) gave validation losses
+    0.29, 0.24, 0.24: the bound 1.0 is 0.71 over the worst of them and 2 nats under
+    chance. Each seed's sample held the line below, which noise, or a model that
+    learned only the frequent characters (spaces, "r", "e"), does not write."""
+    text = "".join(f"def f{i % 7}(x):\n    return x * {i % 5}\n" for i in range(200))
+    (tmp_path / "input.txt").write_text(text, encoding="utf-8")
+    # One BLAS thread: on a busy machine more only contend for the cores (twice as
+    # slow here), and the seeds gave the same losses and samples with one.
+    done = run("char_rnn", "input.txt", "60", "--lr", "0.01", "--seed", "0", "--out", "m.npz",
+               cwd=tmp_path, env={"OPENBLAS_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr
+    last = re.search(r"^step 60: .*validation loss ([0-9.]+) nats/char$", done.stdout,
+                     re.MULTILINE)
+    assert last and len(set(text)) == 21, done.stdout
+    assert float(last.group(1)) < 1.0, done.stdout
+    assert main(["sample", str(tmp_path / "m.npz"), "--argmax", "--prime", "def f",
+                 "--length", "40"]) == 0
+    sample = capsys.readouterr().out
+    assert "(x):\n    return x * " in sample, sample
 
 
 def test_char_rnn_readable_path_trains_the_same_model(tmp_path):
