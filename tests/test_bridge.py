@@ -170,10 +170,11 @@ def test_an_embedding_model_round_trips(tmp_path):
 
 
 @needs_safetensors
-def test_a_one_character_model_round_trips(tmp_path):
-    """The smallest vocabulary (V = 1) is a model like any other."""
-    vocab = CharVocab("a")
-    model = CharLM(1, hidden_size=3, num_layers=1, cell="rnn")
+@pytest.mark.parametrize("chars, hidden", [("a", 3), ("abc", 1)], ids=["V=1", "H=1"])
+def test_the_smallest_models_round_trip(tmp_path, chars, hidden):
+    """The smallest vocabulary (V = 1), or hidden size (H = 1), is a model like any other."""
+    vocab = CharVocab(chars)
+    model = CharLM(len(chars), hidden_size=hidden, num_layers=1, cell="rnn")
     save_charlm(str(tmp_path / "a.npz"), model, vocab)
     assert main(["export", str(tmp_path / "a.npz"), str(tmp_path / "a.safetensors")]) == 0
     back, back_vocab = model_from_safetensors(str(tmp_path / "a.safetensors"))

@@ -7,6 +7,7 @@ import pytest
 
 from tinyrnn.charlm import (CharVocab, DataError, batchify, bptt_batches, default_corpus,
                           load_ids, load_text, num_bptt_batches, split_ids)
+from tinyrnn.charlm import textfile
 from tinyrnn.charlm.textfile import READ_CHUNK, _read_text
 
 
@@ -274,3 +275,29 @@ def test_bptt_batches_shift_and_cover():
     for (x, y), (cx, cy) in zip(batches, compact):
         assert cx.dtype == cy.dtype == np.int64
         assert np.array_equal(cx, x) and np.array_equal(cy, y)
+
+
+@pytest.mark.parametrize("before, after, vocab", [
+    ("abc" * 50, "abc" * 51, None),        # grew
+    ("ab" * READ_CHUNK, "ab" * (READ_CHUNK + 10), None),   # grew by a piece after the count
+    ("abc" * 50, "abc" * 49, None),        # shrank
+    ("abc" * 50, "abz" * 50, None),        # a character the first pass did not see
+    ("abc" * 50, "abz" * 50, "abc"),       # ... and not in the given vocabulary
+], ids=["grew", "grew by a piece", "shrank", "new character", "new to the vocabulary"])
+def test_a_file_that_changes_between_the_two_passes_is_refused(tmp_path, monkeypatch,
+                                                               before, after, vocab):
+    """load_ids reads the file twice (count, then encode): a file rewritten in
+    between is refused in one line, never returned half-encoded."""
+    path = tmp_path / "t.txt"
+    path.write_text(before, encoding="utf-8")
+    real, passes = textfile._read_text, []
+
+    def rewritten_before_the_second_pass(*args, **kwargs):
+        passes.append(1)
+        if len(passes) == 2:
+            path.write_text(after, encoding="utf-8")
+        yield from real(*args, **kwargs)
+    monkeypatch.setattr(textfile, "_read_text", rewritten_before_the_second_pass)
+    with pytest.raises(DataError, match="changed while it was being read"):
+        load_ids(path, vocab=None if vocab is None else CharVocab(vocab))
+    assert len(passes) == 2
