@@ -24,6 +24,7 @@ from tinyrnn import viz
 from tinyrnn.charlm.cli import build_parser, main
 from tinyrnn.charlm.bridge import (BridgeError, load_charlm, model_from_safetensors, read_header,
                             save_charlm, torch_shapes, torch_state_dict)
+from tinyrnn.charlm.bridge.convert import infer_config
 from tinyrnn.charlm.bridge.safetensors_file import require_safetensors
 from tinyrnn.charlm import CharLM, CharVocab, default_corpus
 
@@ -292,6 +293,22 @@ def test_bad_metadata_is_refused(tmp_path, capsys):
     one_line_error(capsys, main(["import", str(path), str(tmp_path / "o.npz")]),
                    "rnn.weight_ih_l0")
     assert not (tmp_path / "o.npz").exists()
+
+
+@pytest.mark.parametrize("decoder, hidden_to_hidden", [
+    ((5, 0), (16, 0)),        # no hidden units
+    ((0, 4), (16, 4)),        # no characters
+    ((5, 4), (16, 3)),        # a recurrent matrix of another hidden size
+    ((5, 4), (15, 4)),        # rows that are no whole number of gates
+    ((5, 4), (8, 4)),         # two gates: no RNN, GRU or LSTM has two
+], ids=["H=0", "V=0", "H_hh", "rows", "G=2"])
+def test_weights_that_fit_no_cell_are_refused_by_their_shapes(decoder, hidden_to_hidden):
+    shapes = {"decoder.weight": decoder, "rnn.weight_hh_l0": hidden_to_hidden,
+              "rnn.weight_ih_l0": (hidden_to_hidden[0], 3), "embedding.weight": (5, 3)}
+    assert infer_config({**shapes, "decoder.weight": (5, 4), "rnn.weight_hh_l0": (16, 4),
+                         "rnn.weight_ih_l0": (16, 3)}, {}, "f")["cell"] == "lstm"
+    with pytest.raises(BridgeError, match=r"fit no RNN / GRU / LSTM"):
+        infer_config(shapes, {}, "f")
 
 
 # ---- the header, checked before anything is allocated --------------------------------------

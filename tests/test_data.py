@@ -301,3 +301,19 @@ def test_a_file_that_changes_between_the_two_passes_is_refused(tmp_path, monkeyp
     with pytest.raises(DataError, match="changed while it was being read"):
         load_ids(path, vocab=None if vocab is None else CharVocab(vocab))
     assert len(passes) == 2
+
+
+def test_fractions_may_pass_one_by_rounding_only():
+    """train_frac + val_frac may exceed 1 by 1e-9 (decimal fractions that add to 1
+    in exact arithmetic), and then the test part is empty; by more, it is refused."""
+    ids = np.arange(100)
+    train, val, test = split_ids(ids, 0.6, 0.4 + 5e-10)
+    assert (len(train), len(val), len(test)) == (60, 40, 0)
+    with pytest.raises(DataError, match="train_frac \\+ val_frac <= 1"):
+        split_ids(ids, 0.6, 0.4 + 2e-9)
+
+
+@pytest.mark.parametrize("chars", [["ab", "c"], [1], [None]], ids=["two", "int", "None"])
+def test_a_vocabulary_is_of_single_characters(chars):
+    with pytest.raises(DataError, match="CharVocab: expected single characters"):
+        CharVocab(chars)

@@ -141,6 +141,15 @@ def test_beam_without_prime_and_through_sample():
     assert len(sample(model, vocab, prime="ab", length=30, beam=4)) == 32
 
 
+def test_beam_search_keeps_five_beams_unless_told_and_checks_its_prime():
+    model, vocab = tiny_model(6, seed=18, scale=1.0)     # a model where 4 and 5 beams differ
+    five = beam_search(model, vocab, "a", 8, beam=5)
+    assert beam_search(model, vocab, "a", 8) == five != beam_search(model, vocab, "a", 8, beam=4)
+    assert beam_search(model, vocab, "ab", 0) == ("ab", 0.0)
+    with pytest.raises(ValueError, match="prime"):
+        beam_search(model, vocab, "az", 3)
+
+
 # ---- plain sampling unchanged, seeds -----------------------------------------------------
 def reference_sample(model, vocab, prime, length, temperature, seed, argmax=False):
     """The plain algorithm, written out: softmax(logits / T), one draw per step."""

@@ -260,6 +260,17 @@ def test_too_short_texts(tmp_path):
     assert data.val is None
 
 
+def test_validation_needs_seq_length_plus_one_characters(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("abcdefghij" * 10, encoding="utf-8")            # 100 characters
+    cfg = dict(data=str(path), batch_size=2, seq_length=8)
+    data = prepare_data(TrainConfig(**cfg, train_frac=0.91, val_frac=0.09))   # 9 = T + 1
+    assert data.val.size == 9
+    with pytest.raises(TrainError, match="too short for validation.*needs at least "
+                                         "--seq-length 8 \\+ 1"):
+        prepare_data(TrainConfig(**cfg, train_frac=0.92, val_frac=0.08))     # 8
+
+
 def test_progress_bar_on_a_terminal_unless_tqdm_disable(monkeypatch):
     class Terminal(io.StringIO):
         def isatty(self):

@@ -16,11 +16,11 @@ import pytest
 
 import tinyrnn
 from tinyrnn import optim
-from tinyrnn.charlm import default_corpus, sample
+from tinyrnn.charlm import CharLM, CharVocab, default_corpus, sample, save_model
 from tinyrnn.charlm.cli import main
 from tinyrnn.charlm.options import TrainConfig
 from tinyrnn.charlm.errors import Diverged, ModelFileError
-from tinyrnn.charlm.store import load_model, read_checkpoint
+from tinyrnn.charlm.store import build_model, load_model, read_checkpoint
 from tinyrnn.charlm.train.corpus import prepare_data
 from tinyrnn.charlm.train.loop import Trainer
 
@@ -97,7 +97,6 @@ def test_a_loaded_checkpoint_samples_and_encodes_as_the_training_run(tmp_path, t
 def test_save_model_writes_what_load_model_rebuilds(tmp_path):
     """The sampling checkpoint (``save_model``): the same weights, vocabulary and
     config come back, with the extra metadata beside them."""
-    from tinyrnn.charlm import CharLM, CharVocab, save_model
     vocab = CharVocab("hello world")
     model = CharLM(len(vocab), hidden_size=6, num_layers=2, cell="gru")
     save_model(tmp_path / "m.npz", model, vocab, val_nll=1.5)
@@ -108,9 +107,21 @@ def test_save_model_writes_what_load_model_rebuilds(tmp_path):
         assert name == name_ and np.array_equal(p.numpy(), q.numpy()), name
 
 
+def test_a_model_can_be_rebuilt_with_another_dropout(tmp_path):
+    """Fine-tuning may change the dropout: the rebuilt model has the one asked for,
+    the same weights, and the stored one when none is asked for."""
+    vocab = CharVocab("abc")
+    save_model(tmp_path / "m.npz", CharLM(3, 4, 1, dropout=0.1), vocab)
+    arrays, meta = read_checkpoint(str(tmp_path / "m.npz"))
+    again, _ = build_model(arrays, meta, dropout=0.25)
+    assert again.config()["dropout"] == 0.25
+    assert build_model(arrays, meta)[0].config()["dropout"] == 0.1
+    assert all(np.array_equal(again.state_dict()[k], arrays[f"param/{k}"])
+               for k in again.state_dict())
+
+
 def test_save_model_refuses_metadata_no_load_would_accept(tmp_path):
     """An unknown field is refused when saving, naming it, and nothing is written."""
-    from tinyrnn.charlm import CharLM, CharVocab, save_model
     from tinyrnn.charlm.schema import MetaError
     vocab = CharVocab("hello")
     with pytest.raises(MetaError, match="'val_loss' is unknown"):
@@ -204,7 +215,7 @@ def test_a_validation_loss_that_is_not_finite_stops_the_run_before_saving(tmp_pa
     assert not (folder / "latest.npz").exists() and not (folder / "best.npz").exists()
 
 
-@pytest.mark.parametrize("length", [0, 12])
+@pytest.mark.parametrize("length", [0, 1, 12])
 def test_each_validation_prints_a_sample_of_sample_length(tmp_path, text_file, length):
     out = io.StringIO()
     Trainer(TrainConfig(data=text_file, max_steps=4, checkpoint_dir=str(tmp_path / "run"),
