@@ -317,3 +317,8 @@ def test_fractions_may_pass_one_by_rounding_only():
 def test_a_vocabulary_is_of_single_characters(chars):
     with pytest.raises(DataError, match="CharVocab: expected single characters"):
         CharVocab(chars)
+
+
+def test_split_ids_keeps_95_percent_for_training_and_5_for_validation_by_default():
+    train, val, test = split_ids(np.arange(1000))
+    assert (len(train), len(val), len(test)) == (950, 50, 0)
