@@ -322,3 +322,17 @@ def test_a_vocabulary_is_of_single_characters(chars):
 def test_split_ids_keeps_95_percent_for_training_and_5_for_validation_by_default():
     train, val, test = split_ids(np.arange(1000))
     assert (len(train), len(val), len(test)) == (950, 50, 0)
+
+
+def test_one_training_id_is_enough_none_is_refused():
+    assert len(split_ids(np.arange(10), 0.1, 0.0)[0]) == 1
+    with pytest.raises(DataError, match="leaves no training data"):
+        split_ids(np.arange(9), 0.1, 0.0)
+
+
+@pytest.mark.parametrize("rows, seq_length, chunks", [(0, 1, 0), (0, 3, 0), (1, 1, 0),
+                                                       (2, 1, 1), (7, 3, 2), (8, 3, 3)])
+def test_num_bptt_batches_counts_the_chunks_bptt_batches_yields(rows, seq_length, chunks):
+    streams = np.zeros((rows, 2), dtype=np.int64)
+    assert num_bptt_batches(streams, seq_length) == chunks
+    assert len(list(bptt_batches(streams, seq_length))) == chunks

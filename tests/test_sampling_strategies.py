@@ -146,6 +146,7 @@ def test_beam_search_keeps_five_beams_unless_told_and_checks_its_prime():
     five = beam_search(model, vocab, "a", 8, beam=5)
     assert beam_search(model, vocab, "a", 8) == five != beam_search(model, vocab, "a", 8, beam=4)
     assert beam_search(model, vocab, "ab", 0) == ("ab", 0.0)
+    assert len(beam_search(model, vocab, "ab", beam=1)[0]) == 2 + 200      # by default
     with pytest.raises(ValueError, match="prime"):
         beam_search(model, vocab, "az", 3)
 

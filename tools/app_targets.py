@@ -19,7 +19,7 @@ DATA = ["tests/test_data.py"]
 SAMPLING = ["tests/test_sample.py", "tests/test_train_contracts.py"]
 STORE = ["tests/test_checkpoint.py", "tests/test_train_contracts.py", "tests/test_train.py",
          "tests/test_errors.py"]
-TRAIN = ["tests/test_train.py", "tests/test_train_contracts.py"]
+TRAIN = ["tests/test_train.py", "tests/test_train_contracts.py", "tests/test_watch.py"]
 BRIDGE = ["tests/test_bridge.py"]
 SCHEMA = ["tests/test_schema_limits.py", "tests/test_hostile_meta.py",
           "tests/test_train_contracts.py"]

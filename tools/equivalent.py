@@ -70,6 +70,10 @@ EQUIVALENT += [
      "where the two fractions fill the text, the validation slice ids[n_train:n_train + "
      "n_val] ends at the text's end for any n_val >= n - n_train, and the test slice "
      "after it is empty either way"),
+    (r"^charlm\.store:expected_arrays$",
+     r"^0  ->  1  in max\(\(h\.nbytes for h in arrays\.values\(\)\), default=0\)$",
+     "a file with no history member declares 0 (or 1) bytes of it, under a budget of at "
+     "least 8 bytes either way"),
     (r"^utils\.files:open_regular$", r"  in getattr\(os, 'O_NONBLOCK', 0\)$",
      "the default stands in only where os has no O_NONBLOCK (Windows); on POSIX, where "
      "the suite and the non-blocking open run, the flag itself is read"),
