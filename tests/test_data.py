@@ -336,3 +336,9 @@ def test_num_bptt_batches_counts_the_chunks_bptt_batches_yields(rows, seq_length
     streams = np.zeros((rows, 2), dtype=np.int64)
     assert num_bptt_batches(streams, seq_length) == chunks
     assert len(list(bptt_batches(streams, seq_length))) == chunks
+
+
+@pytest.mark.parametrize("batch_size, seq_length", [(0, 2), (2, 0), (0, 0)])
+def test_batchify_needs_a_stream_and_a_step(batch_size, seq_length):
+    with pytest.raises(DataError, match="batch_size and seq_length must be >= 1"):
+        batchify(np.arange(100), batch_size, seq_length)

@@ -133,6 +133,13 @@ def test_a_history_running_past_the_step_is_refused(run_folder, tmp_path):
         Trainer(*resolve_config({"init_from": path}))
 
 
+def test_a_run_saved_without_a_log_resumes_with_an_empty_one():
+    columns = ("step", "epoch", "train_loss")
+    assert history({}, columns, 5) == {k: [] for k in columns}
+    with pytest.raises(ValueError, match="lacks the column"):
+        history({"history/step": np.array([1.0])}, columns, 5)
+
+
 @pytest.mark.parametrize("steps, holds", [
     ([], True), ([1], True), ([1, 2, 5], True), ([2, 3], True),
     ([1, 1, 2], False), ([1, 3, 2], False), ([0, 1], False), ([1, 6], False),

@@ -120,6 +120,26 @@ def test_a_model_can_be_rebuilt_with_another_dropout(tmp_path):
                for k in again.state_dict())
 
 
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_a_model_with_more_hidden_units_than_characters_loads(tmp_path, cell):
+    """The size check's least parameter bytes, 4 (L H^2 + V H), is a lower bound for
+    every model: here H = 16 units over V = 2 characters."""
+    save_model(tmp_path / "m.npz", CharLM(2, 16, 1, cell=cell), CharVocab("ab"))
+    model, vocab, _ = load_model(str(tmp_path / "m.npz"))
+    assert model.config()["hidden_size"] == 16 and vocab == CharVocab("ab")
+
+
+def test_a_run_without_validation_resumes_with_no_best_yet(tmp_path, text_file):
+    from tinyrnn.charlm.options import resolve_config
+    run = str(tmp_path / "run")
+    Trainer(TrainConfig(data=text_file, max_steps=2, val_frac=0, checkpoint_dir=run,
+                        **TINY)).run()
+    trainer = Trainer(*resolve_config({"init_from": run, "max_steps": 4}))
+    assert trainer.step == 2 and trainer.best_val == math.inf
+    trainer.run()
+    assert trainer.step == 4
+
+
 def test_save_model_refuses_metadata_no_load_would_accept(tmp_path):
     """An unknown field is refused when saving, naming it, and nothing is written."""
     from tinyrnn.charlm.schema import MetaError

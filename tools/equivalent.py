@@ -63,7 +63,10 @@ EQUIVALENT += [
     (r"^charlm\.textfile:_read_text$", r"^4  ->  [35]  in max\(chunk_bytes, 4\)$",
      "the smallest read: 3 bytes still hold the 3-byte BOM whole (5 more than hold it), "
      "and the incremental decoder carries a character split between reads over to the next"),
-    (r"^charlm\.textfile:load_ids$", r"^-1  ->  0$",
+    (r"^charlm\.textfile:_read_text$", r"^chars < max_chars  ->  chars <= max_chars",
+     "the loop returns the moment max_chars are reached, so whenever its condition is "
+     "read, chars < max_chars and chars <= max_chars agree"),
+    (r"^charlm\.textfile:load_ids$", r"^-1  ->  (0|-2)$",
      "the mark of a failed second pass: an empty text is refused by the first pass, so "
      "the count it is compared with is at least 1, and 0 differs from it as -1 does"),
     (r"^charlm\.data:split_ids$", r"^n - n_train  ->  n$",
