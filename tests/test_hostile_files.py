@@ -264,3 +264,16 @@ def test_a_lone_surrogate_in_the_vocabulary_is_one_line(safetensors_file):
         f.write(struct.pack("<Q", len(encoded)) + encoded + raw[8 + n:])
     with pytest.raises(BridgeError, match=r"'\\ud800' is a lone UTF-16 surrogate"):
         model_from_safetensors(safetensors_file)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts /proc/self/fd")
+def test_a_path_swapped_after_its_check_is_refused_and_closed(tmp_path, monkeypatch):
+    """Between the stat and the open a regular file may become something else:
+    the open descriptor is checked again, and closed when it is refused."""
+    from tinyrnn.utils import files
+    monkeypatch.setattr(files, "check_regular", lambda *args: 0)    # the swap won the race
+    open_before = len(os.listdir("/proc/self/fd"))
+    for _ in range(3):
+        with pytest.raises(ValueError, match="is a directory, expected a regular file"):
+            open_regular(tmp_path, "data file")
+    assert len(os.listdir("/proc/self/fd")) == open_before

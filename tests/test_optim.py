@@ -206,6 +206,15 @@ def test_clip_grad_norm_matches_formula(backend):
     np.testing.assert_allclose(a.grad.numpy(), [3.0 * scale, 0.0], rtol=1e-6)
 
 
+def test_clip_grad_norm_adds_pytorchs_epsilon_to_the_norm():
+    """PyTorch's clip scales by max_norm / (total + 1e-6): for tiny gradients the
+    1e-6 is not negligible (here the scale is 1/6, not 1/5)."""
+    a = nn.Parameter(tr.zeros(2, dtype="float64"))
+    a.grad = tr.tensor(np.array([3e-6, 4e-6]))
+    assert clip_grad_norm_([a], 1e-6) == pytest.approx(5e-6)
+    np.testing.assert_allclose(a.grad.numpy(), np.array([3e-6, 4e-6]) / 6, rtol=1e-9)
+
+
 def test_clip_grad_norm_leaves_non_finite_alone():
     a = nn.Parameter(tr.zeros(2))
     a.grad = tr.tensor([np.inf, 1.0])

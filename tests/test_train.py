@@ -260,6 +260,15 @@ def test_too_short_texts(tmp_path):
     assert data.val is None
 
 
+def test_training_needs_one_batch_of_seq_length_plus_one_per_stream(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("abcdefghij" * 10, encoding="utf-8")            # 100 characters
+    cfg = dict(data=str(path), seq_length=8, val_frac=0)
+    assert prepare_data(TrainConfig(**cfg, batch_size=10, train_frac=0.9)).train.size == 90
+    with pytest.raises(TrainError, match="too short: its training part \\(89 chars"):
+        prepare_data(TrainConfig(**cfg, batch_size=10, train_frac=0.89))
+
+
 def test_validation_needs_seq_length_plus_one_characters(tmp_path):
     path = tmp_path / "t.txt"
     path.write_text("abcdefghij" * 10, encoding="utf-8")            # 100 characters
