@@ -342,3 +342,10 @@ def test_num_bptt_batches_counts_the_chunks_bptt_batches_yields(rows, seq_length
 def test_batchify_needs_a_stream_and_a_step(batch_size, seq_length):
     with pytest.raises(DataError, match="batch_size and seq_length must be >= 1"):
         batchify(np.arange(100), batch_size, seq_length)
+
+
+def test_one_stream_and_one_step_are_enough():
+    assert batchify(np.arange(10), 1, 1).shape == (10, 1)
+    assert num_bptt_batches(batchify(np.arange(10), 1, 1), 1) == 9
+    with pytest.raises(DataError, match="seq_length must be >= 1"):
+        num_bptt_batches(np.zeros((10, 1)), 0)

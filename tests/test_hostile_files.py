@@ -277,3 +277,10 @@ def test_a_path_swapped_after_its_check_is_refused_and_closed(tmp_path, monkeypa
         with pytest.raises(ValueError, match="is a directory, expected a regular file"):
             open_regular(tmp_path, "data file")
     assert len(os.listdir("/proc/self/fd")) == open_before
+
+
+def test_check_regular_returns_the_files_size(tmp_path):
+    from tinyrnn.utils.files import check_regular
+    path = tmp_path / "t.txt"
+    path.write_bytes(b"12345")
+    assert check_regular(path, "data file") == 5

@@ -210,3 +210,18 @@ def test_the_carried_state_budget_trusts_a_batch_size_up_to_a_million(run_file, 
         with pytest.raises(ValueError, match=r"its state/\* arrays declare 100,000,000 "
                                              r"bytes, more than the 640"):
             expected_arrays(meta, stored)
+
+
+@pytest.mark.parametrize("claim", [{"num_layers": 64, "hidden_size": 8},
+                                   {"hidden_size": 26}, {"vocab_size": 60_000}])
+def test_a_claimed_model_bigger_than_the_stored_weights_is_refused_before_it_is_built(
+        run_file, claim):
+    """4 (L H^2 + V H) bytes is the least any such model stores: a file holding
+    less is refused from its header, before a model of that size is made. The
+    run stores 1,812 bytes (V = 17, H = 4); the first two claims need more only
+    through their L H^2 term (4 V H alone is 544 and 1,768 bytes)."""
+    arrays, meta = checkpoint.load(run_file)
+    meta["model"].update(claim)
+    params = {k: a for k, a in arrays.items() if k.startswith("param/")}
+    with pytest.raises(ValueError, match="its config describes at least"):
+        expected_arrays(meta, params)
