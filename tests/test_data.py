@@ -349,3 +349,11 @@ def test_one_stream_and_one_step_are_enough():
     assert num_bptt_batches(batchify(np.arange(10), 1, 1), 1) == 9
     with pytest.raises(DataError, match="seq_length must be >= 1"):
         num_bptt_batches(np.zeros((10, 1)), 0)
+
+
+def test_load_ids_of_a_text_read_in_several_pieces(tmp_path):
+    path = tmp_path / "t.txt"
+    text = "".join(chr(97 + (k * 7) % 26) for k in range(2 * READ_CHUNK + 12345))
+    path.write_text(text, encoding="utf-8")
+    ids, vocab = load_ids(path)
+    assert vocab.decode(ids) == text

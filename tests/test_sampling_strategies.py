@@ -137,7 +137,9 @@ def test_beam_without_prime_and_through_sample():
     model, vocab = tiny_model(3, seed=2)
     scored = {"".join(c): np.log(1 / 3) + log_prob(model, vocab, c[0], "".join(c[1:]))
               for c in itertools.product(vocab.chars, repeat=3)}
-    assert sample(model, vocab, length=3, beam=9) == max(scored, key=scored.get)
+    best = max(scored, key=scored.get)
+    assert sample(model, vocab, length=3, beam=9) == best
+    assert beam_search(model, vocab, "", 3, beam=9) == (best, pytest.approx(scored[best] / 3))
     assert len(sample(model, vocab, prime="ab", length=30, beam=4)) == 32
 
 
@@ -149,6 +151,19 @@ def test_beam_search_keeps_five_beams_unless_told_and_checks_its_prime():
     assert len(beam_search(model, vocab, "ab", beam=1)[0]) == 2 + 200      # by default
     with pytest.raises(ValueError, match="prime"):
         beam_search(model, vocab, "az", 3)
+
+
+def test_beam_search_stays_finite_when_cold():
+    """At a low temperature the logits / T reach the thousands: the log-softmax
+    must subtract their maximum before exponentiating."""
+    model, vocab = tiny_model(5, seed=3, scale=30.0)
+    text, score = beam_search(model, vocab, "ab", 6, beam=3, temperature=1e-3)
+    assert np.isfinite(score) and text == sample(model, vocab, "ab", 6, argmax=True)
+
+
+def test_sample_writes_200_characters_by_default():
+    model, vocab = tiny_model(4, seed=1)
+    assert len(sample(model, vocab, prime="ab", seed=0)) == 2 + 200
 
 
 # ---- plain sampling unchanged, seeds -----------------------------------------------------
