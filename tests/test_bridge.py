@@ -311,6 +311,13 @@ def test_weights_that_fit_no_cell_are_refused_by_their_shapes(decoder, hidden_to
         infer_config(shapes, {}, "f")
 
 
+def test_declared_layer_norm_is_refused_pytorch_has_no_such_cell():
+    shapes = {"decoder.weight": (5, 4), "rnn.weight_hh_l0": (16, 4),
+              "rnn.weight_ih_l0": (16, 3), "embedding.weight": (5, 3)}
+    with pytest.raises(BridgeError, match="lstm with layer norm model"):
+        infer_config(shapes, {"layer_norm": True}, "f")
+
+
 # ---- the header, checked before anything is allocated --------------------------------------
 def handmade(path, header: dict, data: bytes = b"") -> Path:
     raw = json.dumps(header).encode()

@@ -357,3 +357,10 @@ def test_load_ids_of_a_text_read_in_several_pieces(tmp_path):
     path.write_text(text, encoding="utf-8")
     ids, vocab = load_ids(path)
     assert vocab.decode(ids) == text
+
+
+@pytest.mark.parametrize("streams", [np.zeros((10, 2)), np.zeros(10, dtype=np.int64)],
+                         ids=["float", "1-D"])
+def test_bptt_batches_needs_a_2d_integer_array(streams):
+    with pytest.raises(DataError, match="bptt_batches"):
+        list(bptt_batches(streams, 3))

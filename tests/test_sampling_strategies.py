@@ -153,6 +153,20 @@ def test_beam_search_keeps_five_beams_unless_told_and_checks_its_prime():
         beam_search(model, vocab, "az", 3)
 
 
+@pytest.mark.parametrize("temperature", [0.5, 2.0])
+def test_beam_search_scores_under_softmax_of_logits_over_temperature(temperature):
+    model, vocab = tiny_model(3, seed=4)
+    scores = {}
+    for chars in itertools.product(vocab.chars, repeat=3):
+        z = teacher_forced_logits(model, vocab, "a" + "".join(chars))[:-1] / temperature
+        logp = z - z.max(axis=1, keepdims=True)
+        logp -= np.log(np.exp(logp).sum(axis=1, keepdims=True))
+        scores["".join(chars)] = sum(logp[t, vocab.encode(c)[0]] for t, c in enumerate(chars))
+    best = max(scores, key=scores.get)
+    text, score = beam_search(model, vocab, "a", 3, beam=9, temperature=temperature)
+    assert text == "a" + best and score == pytest.approx(scores[best] / 3)
+
+
 def test_beam_search_stays_finite_when_cold():
     """At a low temperature the logits / T reach the thousands: the log-softmax
     must subtract their maximum before exponentiating."""

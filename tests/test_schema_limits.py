@@ -225,3 +225,13 @@ def test_a_claimed_model_bigger_than_the_stored_weights_is_refused_before_it_is_
     params = {k: a for k, a in arrays.items() if k.startswith("param/")}
     with pytest.raises(ValueError, match="its config describes at least"):
         expected_arrays(meta, params)
+
+
+def test_a_log_column_may_hold_one_float64_per_step_made(run_file):
+    arrays, meta = checkpoint.load(run_file)
+    params = {k: a for k, a in arrays.items() if k.startswith("param/")}
+    step = meta["step"]
+    expected_arrays(meta, {**params, "history/step": SimpleNamespace(nbytes=8 * step)})
+    with pytest.raises(ValueError, match=r"its history/\* arrays declare 24 bytes, more "
+                                         r"than the 16"):
+        expected_arrays(meta, {**params, "history/step": SimpleNamespace(nbytes=8 * step + 8)})

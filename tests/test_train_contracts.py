@@ -129,6 +129,14 @@ def test_a_model_with_more_hidden_units_than_characters_loads(tmp_path, cell):
     assert model.config()["hidden_size"] == 16 and vocab == CharVocab("ab")
 
 
+def test_a_model_loads_onto_the_backend_asked_for(tmp_path):
+    pytest.importorskip("array_api_strict")
+    save_model(tmp_path / "m.npz", CharLM(3, 4, 1), CharVocab("abc"))
+    for name in ("numpy", "strict"):
+        model, _, _ = load_model(str(tmp_path / "m.npz"), backend=name)
+        assert {p.backend.name for p in model.parameters()} == {name}
+
+
 def test_a_run_without_validation_resumes_with_no_best_yet(tmp_path, text_file):
     from tinyrnn.charlm.options import resolve_config
     run = str(tmp_path / "run")

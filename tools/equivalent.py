@@ -77,6 +77,8 @@ EQUIVALENT += [
      r"^0  ->  1  in max\(\(h\.nbytes for h in arrays\.values\(\)\), default=0\)$",
      "a file with no history member declares 0 (or 1) bytes of it, under a budget of at "
      "least 8 bytes either way"),
+    (r"^charlm\.beam:beam_search$", r"^return \(prime, 0\.0\)  ->  return \(prime, -0\.0\)$",
+     "-0.0 == 0.0: the same score to every comparison and every format but a sign"),
     (r"^utils\.files:open_regular$", r"  in getattr\(os, 'O_NONBLOCK', 0\)$",
      "the default stands in only where os has no O_NONBLOCK (Windows); on POSIX, where "
      "the suite and the non-blocking open run, the flag itself is read"),

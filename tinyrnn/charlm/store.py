@@ -175,7 +175,7 @@ def expected_arrays(meta: dict, stored: dict) -> dict:
     batch = batch if isinstance(batch, int) and 0 < batch <= 10**6 else 1
     budgets = {"optim/": OPTIMIZER_BUFFERS * param_bytes + 64,
                "state/": 8 * L * 4 * batch * (H * H + H),
-               "history/": 8 * (meta.get("step", 0) + 1)}
+               "history/": 8 * meta.get("step", 0)}          # one row per step made
     for prefix, budget in budgets.items():
         arrays = {k: h for k, h in stored.items() if k.startswith(prefix)}
         declared = (max((h.nbytes for h in arrays.values()), default=0)
