@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import struct
-import time
 import tracemalloc
 import zipfile
 
@@ -162,15 +161,12 @@ def bomb(tmp_path, model_file):
 def test_sampling_and_export_never_read_what_they_do_not_need(bomb):
     tracemalloc.start()
     try:
-        started = time.perf_counter()
         model, vocab, _ = load_model(bomb)
-        seconds = time.perf_counter() - started
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert vocab.chars == "abc"
     assert peak < 8 * 2**20, f"{peak:,} bytes: the optim/ member was decompressed"
-    assert seconds < 5
 
 
 def test_resuming_refuses_optimizer_arrays_beyond_what_the_model_needs(bomb):

@@ -18,6 +18,8 @@ from tinyrnn.charlm.store import history, read_checkpoint, save_model
 from tinyrnn.charlm.train import Trainer
 from tinyrnn.utils import checkpoint
 
+from tiny_run import two_step_run
+
 
 def small_text() -> str:
     return "the quick brown fox jumps over the lazy dog. " * 20
@@ -26,14 +28,7 @@ def small_text() -> str:
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory):
     """A two-step training run's folder (its latest.npz is the one to tamper with)."""
-    root = tmp_path_factory.mktemp("run")
-    text = root / "t.txt"
-    text.write_text(small_text(), encoding="utf-8")
-    folder = root / "ck"
-    Trainer(TrainConfig(data=str(text), rnn_size=4, num_layers=1, batch_size=2,
-                        seq_length=8, max_steps=2, eval_every=2, sample_length=0,
-                        threads=1, checkpoint_dir=str(folder))).run()
-    return folder
+    return two_step_run(tmp_path_factory.mktemp("run"), small_text())
 
 
 def tampered(run_folder, tmp_path, change) -> str:

@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 
 from tinyrnn.charlm.model import MAX_VOCAB
-from tinyrnn.charlm.options import TrainConfig
 from tinyrnn.charlm.schema import (MAX_COUNT, MAX_HIDDEN, MAX_INNER_STEPS, MAX_LAYERS,
                                    MAX_STATE_DEPTH, MetaError, check_meta)
 from tinyrnn.charlm.errors import ModelFileError
 from tinyrnn.charlm.store import expected_arrays, read_checkpoint
-from tinyrnn.charlm.train import Trainer
 from tinyrnn.utils import checkpoint
+
+from tiny_run import two_step_run
 
 NAN, INF = math.nan, math.inf
 
@@ -30,13 +30,9 @@ NAN, INF = math.nan, math.inf
 @pytest.fixture(scope="module")
 def run_file(tmp_path_factory):
     """The latest.npz of a two-step training run."""
-    root = tmp_path_factory.mktemp("run")
-    text = root / "t.txt"
-    text.write_text("a small text, written twice over. " * 30, encoding="utf-8")
-    Trainer(TrainConfig(data=str(text), rnn_size=4, num_layers=1, batch_size=2,
-                        seq_length=8, max_steps=2, eval_every=2, sample_length=0,
-                        threads=1, checkpoint_dir=str(root / "ck"))).run()
-    return root / "ck" / "latest.npz"
+    folder = two_step_run(tmp_path_factory.mktemp("run"),
+                          "a small text, written twice over. " * 30)
+    return folder / "latest.npz"
 
 
 @pytest.fixture(scope="module")
