@@ -364,3 +364,19 @@ def test_load_ids_of_a_text_read_in_several_pieces(tmp_path):
 def test_bptt_batches_needs_a_2d_integer_array(streams):
     with pytest.raises(DataError, match="bptt_batches"):
         list(bptt_batches(streams, 3))
+
+
+def test_the_last_code_point_is_a_character_like_any_other(tmp_path):
+    path = tmp_path / "t.txt"
+    text = "ab\U0010ffffa"
+    path.write_text(text, encoding="utf-8")
+    ids, vocab = load_ids(path)
+    assert vocab.decode(ids) == text and vocab.chars[-1] == "\U0010ffff"
+
+
+def test_decode_refuses_negative_ids():
+    vocab = CharVocab("abc")
+    assert vocab.decode([0, 2]) == "ac"
+    for bad in ([-1], [3], [0, -2]):
+        with pytest.raises(DataError):
+            vocab.decode(bad)

@@ -167,6 +167,21 @@ def test_beam_search_scores_under_softmax_of_logits_over_temperature(temperature
     assert text == "a" + best and score == pytest.approx(scores[best] / 3)
 
 
+def test_the_default_temperature_is_one():
+    logits = np.array([2.0, 0.5, -1.0, 3.0])
+    p = np.exp(logits - logits.max())
+    np.testing.assert_allclose(next_char_probs(logits), p / p.sum(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("argmax", [True, False])
+def test_a_model_whose_weights_turned_nan_is_not_sampled(argmax):
+    from tinyrnn.charlm.errors import ModelFileError
+    model, vocab = tiny_model(4, seed=1)
+    model.decoder.weight.data[0, 0] = np.nan
+    with pytest.raises(ModelFileError, match="decoder.weight"):
+        sample(model, vocab, prime="ab", length=5, argmax=argmax, seed=0)
+
+
 def test_beam_search_stays_finite_when_cold():
     """At a low temperature the logits / T reach the thousands: the log-softmax
     must subtract their maximum before exponentiating."""

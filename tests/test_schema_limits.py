@@ -231,3 +231,19 @@ def test_a_log_column_may_hold_one_float64_per_step_made(run_file):
     with pytest.raises(ValueError, match=r"its history/\* arrays declare 24 bytes, more "
                                          r"than the 16"):
         expected_arrays(meta, {**params, "history/step": SimpleNamespace(nbytes=8 * step + 8)})
+
+
+def test_optimizer_arrays_may_take_two_buffers_per_weight_and_64_bytes(run_file):
+    """Adam's m and v per parameter, plus 64 bytes of slack for scalars."""
+    from tinyrnn.charlm.store import OPTIMIZER_BUFFERS
+    arrays, meta = checkpoint.load(run_file)
+    params = {k: a for k, a in arrays.items() if k.startswith("param/")}
+    budget = OPTIMIZER_BUFFERS * sum(a.nbytes for a in params.values()) + 64
+    expected_arrays(meta, {**params, "optim/m.0": SimpleNamespace(nbytes=budget)})
+    with pytest.raises(ValueError, match=r"its optim/\* arrays declare"):
+        expected_arrays(meta, {**params, "optim/m.0": SimpleNamespace(nbytes=budget + 1)})
+
+
+def test_a_refusal_shows_a_closed_interval_as_closed(meta):
+    with pytest.raises(MetaError, match=r"expected a finite number in \[0, 1\]"):
+        check_meta(changed(meta, ("model", "dropout"), 2.0))

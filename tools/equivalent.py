@@ -79,6 +79,11 @@ EQUIVALENT += [
      "least 8 bytes either way"),
     (r"^charlm\.beam:beam_search$", r"^return \(prime, 0\.0\)  ->  return \(prime, -0\.0\)$",
      "-0.0 == 0.0: the same score to every comparison and every format but a sign"),
+    (r"^charlm\.beam:beam_search$", r"^len\(chars\) < length  ->  len\(chars\) <= length$",
+     "one more model step after the last character is chosen, whose logits nobody reads: "
+     "time, not the result"),
+    (r"^charlm\.textfile:load_ids$", r"^1  ->  2  in np\.zeros\(sys\.maxunicode \+ 1",
+     "one more slot in the table of code points seen, past the last code point: never set"),
     (r"^utils\.files:open_regular$", r"  in getattr\(os, 'O_NONBLOCK', 0\)$",
      "the default stands in only where os has no O_NONBLOCK (Windows); on POSIX, where "
      "the suite and the non-blocking open run, the flag itself is read"),
