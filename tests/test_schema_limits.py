@@ -191,25 +191,36 @@ def test_loading_a_run_to_resume_checks_the_run_fields_too(run_file, tmp_path):
 
 
 @pytest.mark.parametrize("batch, fits", [(10**6, True), (10**6 + 1, False), (0, False),
-                                         ("7", False)])
+                                         ("7", False), (None, False)])
 def test_the_carried_state_budget_trusts_a_batch_size_up_to_a_million(run_file, batch,
                                                                       fits):
     """A run's state may take 8 L 4 B (H^2 + H) bytes for the batch size B its options
-    claim, if B is an integer in [1, 10^6]; any other claim counts as B = 1."""
+    claim, if B is an integer in [1, 10^6]; any other claim (or none) counts as B = 1:
+    640 bytes here (L = 1, H = 4)."""
     arrays, meta = checkpoint.load(run_file)
-    meta["train"]["batch_size"] = batch
-    stored = {k: a for k, a in arrays.items() if not k.startswith("state/")}
-    stored["state/0"] = SimpleNamespace(nbytes=10**8)         # a header: 100 MB declared
-    if fits:
-        expected_arrays(meta, stored)
+    if batch is None:
+        del meta["train"]["batch_size"]
     else:
-        with pytest.raises(ValueError, match=r"its state/\* arrays declare 100,000,000 "
-                                             r"bytes, more than the 640"):
+        meta["train"]["batch_size"] = batch
+    stored = {k: a for k, a in arrays.items() if not k.startswith("state/")}
+    for nbytes in (640, 10**8):                 # headers: what B = 1 allows, and 100 MB
+        stored["state/0"] = SimpleNamespace(nbytes=nbytes)
+        if fits or nbytes == 640:
+            expected_arrays(meta, stored)
+        else:
+            with pytest.raises(ValueError, match=r"its state/\* arrays declare 100,000,000 "
+                                                 r"bytes, more than the 640"):
+                expected_arrays(meta, stored)
+    stored["state/0"] = SimpleNamespace(nbytes=641)
+    if not fits:
+        with pytest.raises(ValueError, match=r"its state/\* arrays declare 641 bytes"):
             expected_arrays(meta, stored)
 
 
 @pytest.mark.parametrize("claim", [{"num_layers": 64, "hidden_size": 8},
-                                   {"hidden_size": 26}, {"vocab_size": 60_000}])
+                                   {"num_layers": 16, "hidden_size": 5},
+                                   {"hidden_size": 16}, {"hidden_size": 26},
+                                   {"vocab_size": 60_000}])
 def test_a_claimed_model_bigger_than_the_stored_weights_is_refused_before_it_is_built(
         run_file, claim):
     """4 (L H^2 + V H) bytes is the least any such model stores: a file holding
