@@ -380,3 +380,18 @@ def test_decode_refuses_negative_ids():
     for bad in ([-1], [3], [0, -2]):
         with pytest.raises(DataError):
             vocab.decode(bad)
+
+
+def test_batchify_by_default_needs_two_ids_per_stream():
+    """seq_length defaults to 1: each of the B streams needs one input and one target."""
+    assert batchify(np.arange(4), 2).shape == (2, 2)
+    with pytest.raises(DataError):
+        batchify(np.arange(3), 2)
+
+
+def test_bptt_batches_start_lies_in_the_chunks():
+    streams = batchify(np.arange(40), 2, 3)
+    assert len(list(bptt_batches(streams, 3, start=num_bptt_batches(streams, 3)))) == 0
+    for start in (-1, num_bptt_batches(streams, 3) + 1):
+        with pytest.raises(DataError, match="start must lie in"):
+            list(bptt_batches(streams, 3, start=start))

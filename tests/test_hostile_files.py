@@ -280,3 +280,10 @@ def test_check_regular_returns_the_files_size(tmp_path):
     path = tmp_path / "t.txt"
     path.write_bytes(b"12345")
     assert check_regular(path, "data file") == 5
+
+
+def test_file_kind_names_every_kind_of_file():
+    import stat
+    from tinyrnn.utils.files import file_kind
+    assert file_kind(stat.S_IFREG) == "a regular file"
+    assert file_kind(stat.S_IFDIR) == "a directory"

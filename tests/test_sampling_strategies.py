@@ -193,6 +193,7 @@ def test_beam_search_stays_finite_when_cold():
 def test_sample_writes_200_characters_by_default():
     model, vocab = tiny_model(4, seed=1)
     assert len(sample(model, vocab, prime="ab", seed=0)) == 2 + 200
+    assert len("".join(generate(model, vocab, "ab", seed=0))) == 2 + 200
 
 
 # ---- plain sampling unchanged, seeds -----------------------------------------------------

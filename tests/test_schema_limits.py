@@ -96,9 +96,10 @@ LIMITS = [
      [-1, 10_000, True, "0", {"dict": [0]}, {"list": 0}, {"list": [0], "tuple": [1]},
       {"list": [-1]}, {"list": list(range(10_001))}, nested(MAX_STATE_DEPTH + 1)]),
     (("optimizer_scalars",),
-     [{}, {"lr": 0.002, "step.0": 10, "beta_2.12345": -1e300}],
+     [{}, {"lr": 0.002, "step.0": 10, "beta_2.12345": -1e300},
+      {f"m.{k}": 0.0 for k in range(10_000)}],
      [{"lr": NAN}, {"lr": INF}, {"LR": 1}, {"lr": 1e301}, {"lr": True}, {"lr": "1"},
-      {"step.123456": 1}, {"": 1}, {"x" * 41: 1}, [1]]),
+      {"step.123456": 1}, {"": 1}, {"x" * 41: 1}, [1], {f"m.{k}": 0.0 for k in range(10_001)}]),
 ]
 
 

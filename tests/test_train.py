@@ -278,6 +278,8 @@ def test_validation_needs_seq_length_plus_one_characters(tmp_path):
     with pytest.raises(TrainError, match="too short for validation.*needs at least "
                                          "--seq-length 8 \\+ 1"):
         prepare_data(TrainConfig(**cfg, train_frac=0.92, val_frac=0.08))     # 8
+    # 16 = 2 T characters make one validation stream of T + 1 (two would need 18)
+    assert prepare_data(TrainConfig(**cfg, train_frac=0.84, val_frac=0.16)).val.shape == (16, 1)
 
 
 def test_progress_bar_on_a_terminal_unless_tqdm_disable(monkeypatch):

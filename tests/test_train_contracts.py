@@ -263,6 +263,7 @@ def test_each_validation_prints_a_sample_of_sample_length(tmp_path, text_file, l
                if line.startswith("  sample: ")]
     assert len(samples) == (2 if length else 0), out.getvalue()
     assert all(len(s) <= length and set(s) <= set(TEXT) for s in samples)
+    assert length == 0 or any(samples), samples          # a sample, not the label alone
 
 
 def test_another_kind_of_checkpoint_is_refused_by_its_kind(tmp_path):

@@ -69,7 +69,7 @@ EQUIVALENT += [
     (r"^charlm\.textfile:load_ids$", r"^-1  ->  (0|-2)$",
      "the mark of a failed second pass: an empty text is refused by the first pass, so "
      "the count it is compared with is at least 1, and 0 differs from it as -1 does"),
-    (r"^charlm\.data:split_ids$", r"^n - n_train  ->  n$",
+    (r"^charlm\.data:split_ids$", r"^n - n_train  ->  n( \+ n_train)?$",
      "where the two fractions fill the text, the validation slice ids[n_train:n_train + "
      "n_val] ends at the text's end for any n_val >= n - n_train, and the test slice "
      "after it is empty either way"),
@@ -84,6 +84,17 @@ EQUIVALENT += [
      "time, not the result"),
     (r"^charlm\.textfile:load_ids$", r"^1  ->  2  in np\.zeros\(sys\.maxunicode \+ 1",
      "one more slot in the table of code points seen, past the last code point: never set"),
+    (r"^charlm\.data:split_ids$", r"^1  ->  2  in (0 < train_frac <= 1|0 <= val_frac < 1)$",
+     "a fraction past 1 (the other at least 0) also puts their sum past 1 + 1e-9, which is "
+     "refused by the same condition"),
+    (r"^charlm\.schema:_is_int$", r"  ->  return -\(isinstance",
+     "-True is -1 and -False is 0: the same truth value to every caller, which only tests it"),
+    (r"^charlm\.vocab:CharVocab\.__init__$", r"^2  ->  3  in np\.full\(int\(self\._codes\[-1\]\) \+ 2",
+     "encode clamps a code point past the last character to the table's last slot, "
+     "which says 'unknown': a table one slot longer ends in the same 'unknown'"),
+    (r"^utils\.files:open_regular$", r"^if hasattr\(os, 'set_blocking'\):",
+     "the descriptor goes back to blocking reads, which a regular file never waits in "
+     "either way (and every POSIX Python has os.set_blocking)"),
     (r"^utils\.files:open_regular$", r"  in getattr\(os, 'O_NONBLOCK', 0\)$",
      "the default stands in only where os has no O_NONBLOCK (Windows); on POSIX, where "
      "the suite and the non-blocking open run, the flag itself is read"),
