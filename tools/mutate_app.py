@@ -304,6 +304,9 @@ def main(argv=None) -> int:
                              "with a run that stopped after N)")
     parser.add_argument("--replay", metavar="LOG", nargs="+",
                         help="run only the mutants these earlier runs' output calls survived")
+    parser.add_argument("--tests", nargs="+", metavar="FILE",
+                        help="run these test files instead of the table's (with --replay: "
+                             "see whether new tests kill an earlier run's survivors)")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("--list", action="store_true", help="count the mutants and stop")
     args = parser.parse_args(argv)
@@ -330,6 +333,8 @@ def main(argv=None) -> int:
         work = work[k::n]
     work = work[args.skip:]
     chosen = {t for t, _ in work}
+    for target in chosen if args.tests else ():
+        target.test_files = args.tests
     files = sorted({str(ROOT / f) for t in chosen for f in t.test_files})
     out = os.fdopen(os.dup(sys.stdout.fileno()), "w")       # pytest captures fd 1
     session = MutationSession(sorted(chosen, key=lambda t: t.name), work, args.quick, out)
