@@ -74,9 +74,9 @@ EQUIVALENT += [
      "n_val] ends at the text's end for any n_val >= n - n_train, and the test slice "
      "after it is empty either way"),
     (r"^charlm\.store:expected_arrays$",
-     r"^0  ->  1  in max\(\(h\.nbytes for h in arrays\.values\(\)\), default=0\)$",
-     "a file with no history member declares 0 (or 1) bytes of it, under a budget of at "
-     "least 8 bytes either way"),
+     r"^0  ->  -1  in max\(\(h\.nbytes for h in arrays\.values\(\)\), default=0\)$",
+     "a file with no history member declares 0 (or -1) bytes of it, under a budget that "
+     "is never negative"),
     (r"^charlm\.beam:beam_search$", r"^return \(prime, 0\.0\)  ->  return \(prime, -0\.0\)$",
      "-0.0 == 0.0: the same score to every comparison and every format but a sign"),
     (r"^charlm\.beam:beam_search$", r"^len\(chars\) < length  ->  len\(chars\) <= length$",
