@@ -7,6 +7,7 @@ training loop, sampling, bridge) against the tests that run it.
     python tools/mutate_app.py --markdown           # the per-module table for the README
     python tools/mutate_app.py --shard 0/2          # every second mutant (run 1/2 beside it)
     python tools/mutate_app.py --replay run.log     # again, the survivors a run printed
+    python tools/mutate_app.py --replay run.log --tests tests/test_data.py   # ... against these
 
 What it does
 ------------
